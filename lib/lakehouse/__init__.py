@@ -1,0 +1,1 @@
+"""A YAML-configured lakehouse of PySpark jobs over Delta Lake."""

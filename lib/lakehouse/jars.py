@@ -1,0 +1,90 @@
+"""Resolve the Delta Lake jars once into a local folder, so that later runs need no network.
+
+Run as ``python -m lakehouse.jars`` from the project root (``scripts/setup.sh`` does it).
+Spark's own resolver (Ivy, ``spark.jars.packages``) does the work. Ivy's default Maven Central
+host and Maven's differ (repo1.maven.org vs repo.maven.apache.org); both are listed so that
+a machine reaching either one resolves.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tomllib
+from pathlib import Path
+
+MAVEN_CENTRAL_MIRRORS = (
+    "https://repo1.maven.org/maven2",
+    "https://repo.maven.apache.org/maven2",
+)
+
+
+def jars_dir() -> Path:
+    """Where the resolved jars live: $LAKEHOUSE_JARS_DIR, else <project>/.cache/jars."""
+    configured = os.environ.get("LAKEHOUSE_JARS_DIR")
+    if configured:
+        return Path(configured)
+    return Path(__file__).resolve().parents[2] / ".cache" / "jars"
+
+
+def delta_jar_paths() -> list[str]:
+    folder = jars_dir()
+    jars = sorted(str(p) for p in folder.glob("*.jar"))
+    if not jars:
+        raise RuntimeError(
+            f"No Delta jars in {folder}: run scripts/setup.sh once (it needs the network)."
+        )
+    return jars
+
+
+def _coordinate(project_root: Path) -> str:
+    with open(project_root / "pyproject.toml", "rb") as f:
+        return tomllib.load(f)["tool"]["lakehouse"]["delta_jars"]
+
+
+def resolve(project_root: Path) -> list[Path]:
+    coordinate = _coordinate(project_root)
+    target = jars_dir()
+    stamp = target / f".resolved-{coordinate.replace(':', '_')}"
+    if stamp.exists():
+        return sorted(target.glob("*.jar"))
+
+    from pyspark.sql import SparkSession
+
+    ivy = project_root / ".cache" / "ivy"
+    spark = (
+        SparkSession.builder.master("local[1]")
+        .appName("resolve-delta-jars")
+        .config("spark.jars.packages", coordinate)
+        .config("spark.jars.ivy", str(ivy))
+        .config("spark.jars.repositories", ",".join(MAVEN_CENTRAL_MIRRORS))
+        .config("spark.ui.enabled", "false")
+        .getOrCreate()
+    )
+    try:
+        resolved = spark.sparkContext.getConf().get("spark.jars", "").split(",")
+    finally:
+        spark.stop()
+    # Spark already ships Hadoop, Parquet, Jackson and logging; keeping the transitive copies
+    # of those would put two versions on the classpath. Delta needs only its own artifacts.
+    delta = [Path(p.removeprefix("file:")) for p in resolved if "/io.delta_" in p]
+    if not delta:
+        raise RuntimeError(f"Spark resolved no io.delta jars for {coordinate}: {resolved}")
+    if target.exists():
+        shutil.rmtree(target)
+    target.mkdir(parents=True)
+    for jar in delta:
+        shutil.copy2(jar, target / jar.name)
+    stamp.touch()
+    return sorted(target.glob("*.jar"))
+
+
+def main() -> int:
+    jars = resolve(Path.cwd())
+    print(f"Delta jars ready in {jars_dir()}: {', '.join(p.name for p in jars)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,16 @@
+"""Spark schemas from the column declarations in YAML."""
+
+from __future__ import annotations
+
+from pyspark.sql.types import StructField, StructType, _parse_datatype_string
+
+from lakehouse.config.model import ColumnSpec
+
+
+def struct_from_columns(columns: dict[str, ColumnSpec]) -> StructType:
+    return StructType(
+        [
+            StructField(name, _parse_datatype_string(spec.type), True)
+            for name, spec in columns.items()
+        ]
+    )

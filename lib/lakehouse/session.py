@@ -1,0 +1,47 @@
+"""Build the SparkSession for a job or a test from the project's profile."""
+
+from __future__ import annotations
+
+import os
+
+from pyspark import SparkConf, SparkContext
+from pyspark.sql import SparkSession
+
+from lakehouse.config import Project
+from lakehouse.jars import delta_jar_paths
+
+# spark-submit.sh passes these too; they are repeated here for sessions built without it
+# (pytest, a notebook), which must still be Delta sessions.
+DELTA_SQL_CONF = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
+
+
+def build_session(
+    project: Project,
+    profile: str | None = None,
+    app_name: str = "lakehouse",
+    overrides: dict[str, str] | None = None,
+) -> SparkSession:
+    settings = project.profile(profile)
+    SparkContext._ensure_initialized()  # so that SparkConf sees what spark-submit decided
+    launched = SparkConf()
+    builder = SparkSession.builder.appName(app_name)
+
+    master_from_cli = os.environ.get("LAKEHOUSE_MASTER_FROM_CLI") == "1"
+    if not master_from_cli:
+        master = settings.master or launched.get("spark.master", None)
+        if master is None:
+            raise RuntimeError(
+                f"profile {profile or project.settings.default_profile!r} sets no master: "
+                "pass one with ./spark-submit.sh --master URL"
+            )
+        builder = builder.master(master)
+    if "delta-spark" not in launched.get("spark.jars", ""):
+        builder = builder.config("spark.jars", ",".join(delta_jar_paths()))
+
+    conf = {**DELTA_SQL_CONF, **project.settings.spark, **settings.spark, **(overrides or {})}
+    for key, value in conf.items():
+        builder = builder.config(key, value)
+    return builder.getOrCreate()

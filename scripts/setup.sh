@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Idempotent setup: virtual environment, pinned packages, Delta jars in a local cache.
+# The first run needs the network (PyPI, Maven Central); later runs change nothing and need none.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3.11}
+command -v "$PYTHON" >/dev/null || PYTHON=python3
+"$PYTHON" -c 'import sys; assert sys.version_info[:2] == (3, 11), sys.version' \
+  || { echo "setup: Python 3.11 is required (found $("$PYTHON" --version 2>&1))" >&2; exit 1; }
+command -v java >/dev/null || { echo "setup: Java 17 is required (no 'java' on PATH)" >&2; exit 1; }
+
+[ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
+
+stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)
+if [ ! -f "$stamp" ]; then
+  echo "setup: installing pinned packages into .venv"
+  .venv/bin/pip install --quiet --upgrade pip
+  .venv/bin/pip install --quiet -e ".[dev]"
+  rm -f .venv/.installed-* && touch "$stamp"
+fi
+
+.venv/bin/python -m lakehouse.jars

@@ -20,4 +20,7 @@ if [ ! -f "$stamp" ]; then
   rm -f .venv/.installed-* && touch "$stamp"
 fi
 
-.venv/bin/python -m lakehouse.jars
+# Spark and Ivy are chatty while resolving; their log is kept for when it fails.
+mkdir -p .cache
+.venv/bin/python -m lakehouse.jars 2>.cache/resolve-jars.log \
+  || { tail -n 30 .cache/resolve-jars.log >&2; echo "setup: resolving the Delta jars failed (log: .cache/resolve-jars.log)" >&2; exit 1; }

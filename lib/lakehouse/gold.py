@@ -53,22 +53,27 @@ def changed_keys(spark: SparkSession, project: Project, table: Table) -> DataFra
 def replace_keys(
     spark: SparkSession, path: str, keys: DataFrame, rows: DataFrame, spec: GoldSpec
 ) -> None:
-    """In one commit, make the table's rows for ``keys`` equal ``rows`` (deleting keys that no
-    longer produce a row)."""
-    data_columns = rows.columns
-    source = keys.join(rows.withColumn(_PRESENT, F.lit(True)), on=list(spec.key), how="left")
+    """In one commit, make the table's rows for ``keys`` equal ``rows``, deleting keys that no
+    longer produce a row. Rows that already hold the same values are left alone, so a rerun
+    over unchanged inputs commits nothing."""
     if not delta_io.exists(spark, path):
         delta_io.ensure_table(spark, path, rows.schema, spec.partition_by, delta_io.CHANGE_FEED)
-    assignments = {c: F.col(f"s.`{c}`") for c in data_columns}
-    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in spec.key)
-    changed = " OR ".join(f"NOT (t.`{c}` <=> s.`{c}`)" for c in data_columns if c not in spec.key)
+    key = list(spec.key)
+    current = DeltaTable.forPath(spark, path).toDF().join(keys, on=key, how="left_semi")
+    same = reduce(lambda a, b: a & b, (rows[c].eqNullSafe(current[c]) for c in rows.columns))
+    upserts = rows.join(current, on=same, how="left_anti").withColumn(_PRESENT, F.lit(True))
+    deletes = keys.join(rows, on=key, how="left_anti").join(current, on=key, how="left_semi")
+    source = upserts.unionByName(deletes, allowMissingColumns=True)
+    if source.isEmpty():
+        return
+    values = {c: F.col(f"s.`{c}`") for c in rows.columns}
     (
         DeltaTable.forPath(spark, path)
         .alias("t")
-        .merge(source.alias("s"), on)
+        .merge(source.alias("s"), " AND ".join(f"t.`{k}` = s.`{k}`" for k in key))
         .whenMatchedDelete(condition=f"s.{_PRESENT} IS NULL")
-        .whenMatchedUpdate(condition=changed or "false", set=assignments)
-        .whenNotMatchedInsert(condition=f"s.{_PRESENT}", values=assignments)
+        .whenMatchedUpdate(set=values)
+        .whenNotMatchedInsert(condition=f"s.{_PRESENT}", values=values)
         .execute()
     )
 

@@ -25,23 +25,35 @@ def build_session(
     overrides: dict[str, str] | None = None,
 ) -> SparkSession:
     settings = project.profile(profile)
-    SparkContext._ensure_initialized()  # so that SparkConf sees what spark-submit decided
-    launched = SparkConf()
+    launched = _launcher_conf()
     builder = SparkSession.builder.appName(app_name)
 
     master_from_cli = os.environ.get("LAKEHOUSE_MASTER_FROM_CLI") == "1"
     if not master_from_cli:
-        master = settings.master or launched.get("spark.master", None)
+        master = settings.master or launched.get("spark.master")
         if master is None:
             raise RuntimeError(
                 f"profile {profile or project.settings.default_profile!r} sets no master: "
                 "pass one with ./spark-submit.sh --master URL"
             )
         builder = builder.master(master)
-    if "delta-spark" not in launched.get("spark.jars", ""):
+    if "delta-spark" not in (launched.get("spark.jars") or ""):
         builder = builder.config("spark.jars", ",".join(delta_jar_paths()))
 
     conf = {**DELTA_SQL_CONF, **project.settings.spark, **settings.spark, **(overrides or {})}
     for key, value in conf.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()
+
+
+def _launcher_conf() -> dict[str, str]:
+    """What spark-submit decided (master, jars), when this process was started by it.
+
+    Under spark-submit the JVM is already up (PYSPARK_GATEWAY_PORT is set); otherwise the
+    session's own settings, jars included, must reach the JVM that getOrCreate launches, so
+    nothing may start it early.
+    """
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+        return {}
+    SparkContext._ensure_initialized()
+    return dict(SparkConf().getAll())

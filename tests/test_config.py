@@ -1,0 +1,127 @@
+"""The configuration loads into typed objects; broken files say which file, key and problem."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from lakehouse.config import ConfigError, load_project
+from lakehouse.config.loader import interpolate_env
+
+
+def _edit(path, change):
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def test_real_configuration_loads_in_dependency_order(project):
+    order = [t.ref for t in project.in_dependency_order()]
+    assert set(order) == set(project.tables)
+    for table in project.tables.values():
+        for upstream in table.upstream:
+            assert order.index(upstream) < order.index(table.ref), (table.ref, upstream)
+    orders = project.table("silver.orders").spec
+    assert orders.keys == ("order_id",)
+    assert orders.sequence_by == ("updated_at",)
+    assert orders.columns["order_ts"].type == "timestamp"
+
+
+def test_paths_come_from_the_environment(project, tmp_path):
+    assert project.root == str(tmp_path / "warehouse")
+    assert project.landing == f"{tmp_path / 'warehouse'}/landing"
+    assert project.table_path(project.table("gold.fct_orders")).endswith("/gold/fct_orders")
+
+
+def test_missing_key_names_file_and_key(conf_copy):
+    file = conf_copy / "tables" / "silver" / "orders.yaml"
+    _edit(file, lambda d: d.pop("keys"))
+    with pytest.raises(ConfigError) as err:
+        load_project(conf_copy / "lakehouse.yaml")
+    assert err.value.file == str(file)
+    assert err.value.key == "keys"
+    assert "required key is missing" in str(err.value)
+
+
+def test_wrong_type_names_file_and_key(conf_copy):
+    file = conf_copy / "tables" / "bronze" / "orders.yaml"
+    _edit(file, lambda d: d["source"].__setitem__("schema", ["order_id", "status"]))
+    with pytest.raises(ConfigError) as err:
+        load_project(conf_copy / "lakehouse.yaml")
+    assert str(file) in str(err.value)
+    assert err.value.key == "source.schema"
+    assert "expected a mapping, got a list" in str(err.value)
+
+
+def test_unknown_format_lists_the_allowed_ones(conf_copy):
+    file = conf_copy / "tables" / "bronze" / "orders.yaml"
+    _edit(file, lambda d: d["source"].__setitem__("format", "xlsx"))
+    with pytest.raises(ConfigError, match=re.escape("source.format: must be one of 'csv', 'json'")):
+        load_project(conf_copy / "lakehouse.yaml")
+
+
+def test_unknown_table_reference_names_file(conf_copy):
+    file = conf_copy / "tables" / "gold" / "fct_orders.yaml"
+    _edit(file, lambda d: d["inputs"].__setitem__("positions", "silver.order_lines"))
+    with pytest.raises(ConfigError) as err:
+        load_project(conf_copy / "lakehouse.yaml")
+    assert err.value.file == str(file)
+    assert err.value.key == "inputs.positions"
+    assert "unknown table 'silver.order_lines'" in str(err.value)
+
+
+def test_unknown_key_is_refused_with_the_known_ones(conf_copy):
+    file = conf_copy / "tables" / "silver" / "orders.yaml"
+    _edit(file, lambda d: d.__setitem__("sequence", "updated_at"))
+    with pytest.raises(
+        ConfigError, match=r"sequence: unknown key \(expected one of: .*sequence_by"
+    ):
+        load_project(conf_copy / "lakehouse.yaml")
+
+
+def test_key_must_be_a_declared_column(conf_copy):
+    _edit(conf_copy / "tables" / "silver" / "orders.yaml", lambda d: d.__setitem__("keys", ["id"]))
+    with pytest.raises(ConfigError, match="key column 'id' is not one of the columns"):
+        load_project(conf_copy / "lakehouse.yaml")
+
+
+def test_layers_only_read_downwards(conf_copy):
+    _edit(
+        conf_copy / "tables" / "silver" / "orders.yaml",
+        lambda d: d.__setitem__("source", "gold.fct_orders"),
+    )
+    with pytest.raises(ConfigError, match="silver cannot read from 'gold.fct_orders'"):
+        load_project(conf_copy / "lakehouse.yaml")
+
+
+def test_gold_cycle_is_reported(conf_copy):
+    gold = conf_copy / "tables" / "gold"
+    _edit(gold / "dim_shop.yaml", lambda d: d["inputs"].__setitem__("x", "gold.fct_orders"))
+    _edit(gold / "fct_orders.yaml", lambda d: d["inputs"].__setitem__("y", "gold.dim_shop"))
+    with pytest.raises(ConfigError, match="dependency cycle"):
+        load_project(conf_copy / "lakehouse.yaml")
+
+
+def test_invalid_yaml_names_file(conf_copy):
+    file = conf_copy / "tables" / "bronze" / "shops.yaml"
+    file.write_text("source: [unclosed\n")
+    with pytest.raises(ConfigError, match=re.escape(f"{file}: not valid YAML")):
+        load_project(conf_copy / "lakehouse.yaml")
+
+
+def test_environment_interpolation(monkeypatch):
+    monkeypatch.setenv("LH_TEST_ROOT", "/data/lake")
+    assert interpolate_env("${LH_TEST_ROOT}/x", "f.yaml", "k") == "/data/lake/x"
+    monkeypatch.delenv("LH_TEST_ROOT")
+    assert interpolate_env("${LH_TEST_ROOT:-warehouse}", "f.yaml", "k") == "warehouse"
+    with pytest.raises(
+        ConfigError, match="f.yaml: storage.root: environment variable LH_TEST_ROOT"
+    ):
+        interpolate_env("${LH_TEST_ROOT}", "f.yaml", "storage.root")
+
+
+def test_unknown_profile_is_named(project):
+    with pytest.raises(ConfigError, match="no profile 'laptop'"):
+        project.profile("laptop")

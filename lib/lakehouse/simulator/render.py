@@ -8,9 +8,10 @@ session time zone is UTC; the simulator sets it while it runs.
 
 from __future__ import annotations
 
-from lakehouse.simulator.rng import element, index_of
 from pyspark.sql import Column
 from pyspark.sql import functions as F
+
+from lakehouse.simulator.rng import element, index_of
 
 # Value kinds of model columns.
 TS_UTC = "ts_utc"  # epoch seconds, written '2026-03-01T14:03:22Z'

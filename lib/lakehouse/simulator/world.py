@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from lakehouse.simulator.rng import Rng, between, element, index_of, weighted_index
-from lakehouse.simulator.settings import Settings
 from pyspark.sql import Column
 from pyspark.sql import functions as F
+
+from lakehouse.simulator.rng import Rng, between, element, index_of, weighted_index
+from lakehouse.simulator.settings import Settings
 
 MODEL_SUFFIXES = ["", " Pro", " Lite", " Max", " Plus", " Mini", " X"]
 
@@ -197,8 +198,8 @@ class World:
         mobile = between(self.rng.u("mobile", cidx), 150, 179).cast("string")
         return F.concat_ws(" ", self.country(country, "phone"), mobile, digits)
 
-    def address(self, cidx: Column, version: Column | int) -> dict[str, Column]:
-        ci = self.customer_city(cidx, version)
+    def address(self, cidx: Column, version: Column | int, ci: Column) -> dict[str, Column]:
+        """Street, postcode, city, country and time zone; ``ci`` is the city index."""
         country = self.city(ci, "country")
         streets = self.raw["streets"]
         street = F.concat_ws(

@@ -1,0 +1,212 @@
+"""Run the operational systems day by day and drop their exports into the landing area."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from lakehouse.simulator.calendar import Calendar
+from lakehouse.simulator.catalogue import products_model, stock_model
+from lakehouse.simulator.contract import Source, load_contract
+from lakehouse.simulator.customers import customers_model
+from lakehouse.simulator.defects import Defects
+from lakehouse.simulator.model import Context
+from lakehouse.simulator.orders import orders_model, positions_model
+from lakehouse.simulator.pos import pos_model
+from lakehouse.simulator.rng import Rng
+from lakehouse.simulator.settings import Settings, load_preset
+from lakehouse.simulator.shops import shops_model
+from lakehouse.simulator.truth import Truth
+from lakehouse.simulator.web import web_model
+from lakehouse.simulator.writer import DefectTally, write_parquet, write_text
+
+MODELS = (
+    customers_model,
+    orders_model,
+    positions_model,
+    shops_model,
+    products_model,
+    stock_model,
+    pos_model,
+    web_model,
+)
+MANIFEST_DIR = "_manifest"
+STAGING_DIR = "_simulator_staging"
+
+# Session settings the bytes depend on; set while simulating, restored afterwards.
+SESSION = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.parquet.compression.codec": "snappy",
+    "spark.sql.files.maxRecordsPerFile": "0",
+}
+
+
+@contextmanager
+def _session_settings(spark: SparkSession):
+    before = {k: spark.conf.get(k, None) for k in SESSION}
+    for k, v in SESSION.items():
+        spark.conf.set(k, v)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                spark.conf.unset(k)
+            else:
+                spark.conf.set(k, v)
+
+
+class Simulator:
+    """The retailer's operational systems.
+
+    ``simulate_day(d)`` writes day d's exports (d: index from ``start``, or a date) and the
+    ground-truth manifest ``<landing>/_manifest/<date>.json``, and returns the manifest.
+    Everything is derived from seed, settings and day, so days can be produced in any
+    order, again, or on another machine, with the same bytes.
+    """
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        settings: Settings | None = None,
+        landing: str | os.PathLike | None = None,
+        seed: int = 42,
+        contract: dict[str, Source] | None = None,
+        **overrides: Any,
+    ):
+        if landing is None:
+            raise ValueError("landing: the folder the exports go to is required")
+        self.spark = spark
+        self.settings = (settings or load_preset("demo")).with_overrides(**overrides)
+        self.landing = Path(landing).resolve()
+        self.seed = int(seed)
+        rng = Rng(self.seed)
+        calendar = Calendar(self.settings, rng)
+        from lakehouse.simulator.world import World
+
+        self.ctx = Context(spark, self.settings, rng, calendar, World(self.settings, rng))
+        self.contract = contract or load_contract()
+        models = {m.name: m for m in (make(self.ctx) for make in MODELS)}
+        self.defects = {
+            name: Defects(self.ctx, model, self.contract[name])
+            for name, model in models.items()
+            if name in self.contract
+        }
+        self.not_simulated = sorted(set(self.contract) - set(models))
+        self.truth = Truth(self.ctx, self.defects)
+
+    @property
+    def calendar(self) -> Calendar:
+        return self.ctx.calendar
+
+    def simulate(self, days: int | None = None, first: int | str | date = 0) -> list[dict]:
+        start = self.calendar.index(first)
+        count = self.settings.days if days is None else days
+        return [self.simulate_day(start + i) for i in range(count)]
+
+    def simulate_day(self, day: int | str | date) -> dict:
+        index = self.calendar.index(day)
+        if index < 0:
+            raise ValueError(f"day {day} is before the simulation start {self.settings.start}")
+        started = time.monotonic()
+        with _session_settings(self.spark):
+            sources = {name: self._export(d, index) for name, d in sorted(self.defects.items())}
+            truth, late_older = self.truth.as_of(index)
+        if "orders" in sources:
+            sources["orders"]["late_older_versions"] = late_older
+        manifest = self._manifest(index, sources, truth)
+        self._write_manifest(index, manifest)
+        manifest_seconds = round(time.monotonic() - started, 3)
+        return {**manifest, "_seconds": manifest_seconds}
+
+    # -------------------------------------------------------------------------------------
+
+    def _export(self, defects: Defects, day: int) -> dict:
+        model = defects.model
+        late_max = self.settings.late_max_days
+        main = defects.annotate(model.rows(day, day)).where(F.col("_lag") == 0)
+        files = [self._write(defects, main, day, "")]
+        if day > 0:
+            earlier = defects.annotate(model.rows(max(0, day - late_max), day - 1))
+            late = earlier.where((F.col("_lag") > 0) & (F.col("_day") + F.col("_lag") == day))
+            files.append(self._write(defects, late, day, "_late"))
+        tally = DefectTally(self.settings.manifest_max_keys)
+        written = []
+        for entry, file_tally in files:
+            if entry is not None:
+                written.append(entry)
+            for kind, count in file_tally.counts.items():
+                tally.add(kind, None, count, file_tally.keys[kind])
+                for detail, n in file_tally.details.get(kind, {}).items():
+                    tally.details[kind][detail] += n
+        return {
+            "files": written,
+            "rows": sum(f["rows"] for f in written),
+            "defects": tally.as_dict(),
+        }
+
+    def _write(
+        self, defects: Defects, annotated: DataFrame, day: int, suffix: str
+    ) -> tuple[dict | None, DefectTally]:
+        source = defects.source
+        rendered = defects.render(defects.materialize(annotated), day)
+        relative = source.relative_file(self.calendar.iso(day), suffix)
+        target = self.landing / relative
+        staging = self.landing / STAGING_DIR / relative
+        max_keys = self.settings.manifest_max_keys
+        if source.format == "parquet":
+            size, tally = write_parquet(rendered, target, staging, max_keys)
+        else:
+            on_driver = self.settings.positions_per_day < self.settings.spark_write_from_positions
+            header = defects.header(day)
+            size, tally = write_text(rendered, target, header, on_driver, staging, max_keys)
+        if size == 0:
+            return None, tally
+        return {"path": relative, "rows": tally.rows, "bytes": size}, tally
+
+    def _manifest(self, day: int, sources: dict, truth: dict) -> dict:
+        s = self.settings
+        drift = [
+            {
+                "source": d.source,
+                "column": d.column,
+                "type": d.type,
+                "since": self.calendar.iso(d.from_day),
+            }
+            for d in s.defects.schema_drift
+            if day >= d.from_day
+        ]
+        return {
+            "day": self.calendar.iso(day),
+            "day_index": day,
+            "seed": self.seed,
+            "preset": s.preset,
+            "settings": {
+                "start": s.start,
+                "positions_per_day": s.positions_per_day,
+                "products": s.products,
+                "late_max_days": s.late_max_days,
+                "defect_rates": {k: dict(v) for k, v in sorted(s.defects.sources.items())},
+            },
+            "schema_drift": drift,
+            "not_simulated": self.not_simulated,
+            "sources": sources,
+            "truth": truth,
+        }
+
+    def _write_manifest(self, day: int, manifest: dict) -> None:
+        folder = self.landing / MANIFEST_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{self.calendar.iso(day)}.json"
+        tmp = folder / f".{target.name}.inprogress"
+        tmp.write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        os.replace(tmp, target)

@@ -75,9 +75,9 @@ class Defects:
             kind = F.when(
                 F.col("_day") == 0, self._kind_case([k for k in kinds if k in HARMLESS])
             ).otherwise(kind)
-        return rows.withColumn("_lag", lag.cast("int")).withColumn(
-            "_kind", F.when(F.col("_lag") > 0, F.lit("late")).otherwise(kind)
-        )
+        return rows.withColumns(
+            {"_lag": lag.cast("int"), "_arrival": (F.col("_day") + lag).cast("int")}
+        ).withColumn("_kind", F.when(F.col("_lag") > 0, F.lit("late")).otherwise(kind))
 
     def _detail(self) -> Column:
         m, kind = self.model, F.col("_kind")
@@ -191,28 +191,39 @@ class Defects:
                 columns.append((drift.column, drift.type))
         return columns
 
-    def render(self, rows: DataFrame, day: int) -> DataFrame:
-        """``_line`` (CSV/JSON) or the typed columns (Parquet), plus the manifest columns."""
-        columns = self.exported_columns(day)
-        meta = [F.col(c) for c in ("_defect", "_detail", "_key")]
-        fmt = self.source.format
-        if fmt == "parquet":
+    def _line(self, columns: list[tuple[str, str]]) -> Column:
+        shape = F.when(F.col("_defect") == "malformed", F.col("_detail"))
+        if self.source.format == "csv":
+            return render.csv_line([self._text(n) for n, _ in columns], shape)
+        fields = {}
+        for name, type_ in columns:
+            kind = self.model.kinds.get(name, render.PLAIN)
+            fields[name] = self._text(name) if kind != render.PLAIN else F.col(name).cast(type_)
+        return render.json_line(fields, shape)
+
+    def render(self, rows: DataFrame, first: int, last: int | None = None) -> DataFrame:
+        """``_line`` (CSV/JSON) or the typed columns (Parquet), plus the manifest columns.
+
+        Rows may span several arrival days; a drifting column is written from its day on.
+        Parquet has one set of columns per file, so it renders one day at a time.
+        """
+        last = first if last is None else last
+        meta = [F.col(c) for c in ("_defect", "_detail", "_key", "_arrival", "_lag")]
+        if self.source.format == "parquet":
+            if last != first:
+                raise ValueError("Parquet exports render one day at a time")
             typed = []
-            for name, type_ in columns:
+            for name, type_ in self.exported_columns(first):
                 c = F.col(name)
                 if self.model.kinds.get(name) == render.TIMESTAMP:
                     c = F.timestamp_seconds(c)
                 typed.append(c.cast(type_).alias(name))
             return rows.select(*typed, *meta)
-        shape = F.when(F.col("_defect") == "malformed", F.col("_detail"))
-        if fmt == "csv":
-            line = render.csv_line([self._text(n) for n, _ in columns], shape)
-        else:
-            fields = {}
-            for name, type_ in columns:
-                kind = self.model.kinds.get(name, render.PLAIN)
-                fields[name] = self._text(name) if kind != render.PLAIN else F.col(name).cast(type_)
-            line = render.json_line(fields, shape)
+        line = self._line(self.exported_columns(first))
+        for day in range(first + 1, last + 1):
+            if self.exported_columns(day) != self.exported_columns(day - 1):
+                later = self._line(self.exported_columns(day))
+                line = F.when(F.col("_arrival") >= day, later).otherwise(line)
         return rows.select(line.alias("_line"), *meta)
 
     def header(self, day: int) -> str | None:

@@ -26,7 +26,7 @@ from lakehouse.simulator.settings import Settings, load_preset
 from lakehouse.simulator.shops import shops_model
 from lakehouse.simulator.truth import Truth
 from lakehouse.simulator.web import web_model
-from lakehouse.simulator.writer import DefectTally, write_parquet, write_text
+from lakehouse.simulator.writer import DefectTally, write_lines, write_parquet, write_text
 
 MODELS = (
     customers_model,
@@ -109,36 +109,101 @@ class Simulator:
         return self.ctx.calendar
 
     def simulate(self, days: int | None = None, first: int | str | date = 0) -> list[dict]:
+        """Write ``days`` consecutive days (default: the preset's) from ``first`` on."""
         start = self.calendar.index(first)
         count = self.settings.days if days is None else days
-        return [self.simulate_day(start + i) for i in range(count)]
+        return self.simulate_range(start, start + count - 1) if count > 0 else []
 
     def simulate_day(self, day: int | str | date) -> dict:
+        """Write one day's exports and manifest; return the manifest."""
         index = self.calendar.index(day)
-        if index < 0:
-            raise ValueError(f"day {day} is before the simulation start {self.settings.start}")
+        return self.simulate_range(index, index)[0]
+
+    def simulate_range(self, first: int, last: int) -> list[dict]:
+        """Write the days [first, last]; the bytes are the same as writing them one by one.
+
+        Small days are generated together (one Spark job per source for the whole range),
+        large ones a day at a time with Spark writing the files.
+        """
+        if first < 0:
+            raise ValueError(f"day {first} is before the simulation start {self.settings.start}")
         started = time.monotonic()
+        days = range(first, last + 1)
+        sources: dict[int, dict] = {day: {} for day in days}
+        on_driver = self.settings.positions_per_day < self.settings.spark_write_from_positions
         with _session_settings(self.spark):
-            sources = {name: self._export(d, index) for name, d in sorted(self.defects.items())}
-            truth, late_older = self.truth.as_of(index)
-        if "orders" in sources:
-            sources["orders"]["late_older_versions"] = late_older
-        manifest = self._manifest(index, sources, truth)
-        self._write_manifest(index, manifest)
-        manifest_seconds = round(time.monotonic() - started, 3)
-        return {**manifest, "_seconds": manifest_seconds}
+            for name, defects in sorted(self.defects.items()):
+                if on_driver and defects.source.format != "parquet":
+                    exported = self._export_on_driver(defects, first, last)
+                else:
+                    exported = {day: self._export_with_spark(defects, day) for day in days}
+                for day in days:
+                    sources[day][name] = exported[day]
+            truths = self.truth.as_of(first, last)
+        manifests = []
+        for day in days:
+            truth, late_older = truths[day]
+            if "orders" in sources[day]:
+                sources[day]["orders"]["late_older_versions"] = late_older
+            manifest = self._manifest(day, sources[day], truth)
+            self._write_manifest(day, manifest)
+            manifests.append(manifest)
+        self.last_run_seconds = round(time.monotonic() - started, 3)
+        return manifests
 
     # -------------------------------------------------------------------------------------
 
-    def _export(self, defects: Defects, day: int) -> dict:
-        model = defects.model
-        late_max = self.settings.late_max_days
-        main = defects.annotate(model.rows(day, day)).where(F.col("_lag") == 0)
-        files = [self._write(defects, main, day, "")]
-        if day > 0:
-            earlier = defects.annotate(model.rows(max(0, day - late_max), day - 1))
-            late = earlier.where((F.col("_lag") > 0) & (F.col("_day") + F.col("_lag") == day))
-            files.append(self._write(defects, late, day, "_late"))
+    def _rows(self, defects: Defects, first: int, last: int) -> DataFrame:
+        """Rows arriving on days [first, last]: on time, or late from up to late_max days before."""
+        start = max(0, first - self.settings.late_max_days)
+        annotated = defects.annotate(defects.model.rows(start, last))
+        return annotated.where(F.col("_arrival").between(first, last))
+
+    def _export_on_driver(self, defects: Defects, first: int, last: int) -> dict[int, dict]:
+        rendered = defects.render(
+            defects.materialize(self._rows(defects, first, last)), first, last
+        )
+        by_file: dict[tuple[int, bool], list] = {}
+        for row in rendered.collect():
+            by_file.setdefault((row["_arrival"], row["_lag"] > 0), []).append(row)
+        out = {}
+        for day in range(first, last + 1):
+            files = []
+            for late in (False, True):
+                relative = defects.source.relative_file(
+                    self.calendar.iso(day), "_late" if late else ""
+                )
+                size, tally = write_lines(
+                    by_file.get((day, late), []),
+                    self.landing / relative,
+                    defects.header(day),
+                    self.settings.manifest_max_keys,
+                )
+                files.append(
+                    ({"path": relative, "rows": tally.rows, "bytes": size} if size else None, tally)
+                )
+            out[day] = self._summary(files)
+        return out
+
+    def _export_with_spark(self, defects: Defects, day: int) -> dict:
+        rows = defects.materialize(self._rows(defects, day, day))
+        files = []
+        for late in (False, True):
+            part = rows.where((F.col("_lag") > 0) if late else (F.col("_lag") == 0))
+            relative = defects.source.relative_file(self.calendar.iso(day), "_late" if late else "")
+            target, staging = self.landing / relative, self.landing / STAGING_DIR / relative
+            rendered = defects.render(part, day)
+            max_keys = self.settings.manifest_max_keys
+            if defects.source.format == "parquet":
+                size, tally = write_parquet(rendered, target, max_keys)
+            else:
+                size, tally = write_text(rendered, target, defects.header(day), staging, max_keys)
+            files.append(
+                ({"path": relative, "rows": tally.rows, "bytes": size} if size else None, tally)
+            )
+        return self._summary(files)
+
+    def _summary(self, files: list[tuple[dict | None, DefectTally]]) -> dict:
         tally = DefectTally(self.settings.manifest_max_keys)
         written = []
         for entry, file_tally in files:
@@ -153,25 +218,6 @@ class Simulator:
             "rows": sum(f["rows"] for f in written),
             "defects": tally.as_dict(),
         }
-
-    def _write(
-        self, defects: Defects, annotated: DataFrame, day: int, suffix: str
-    ) -> tuple[dict | None, DefectTally]:
-        source = defects.source
-        rendered = defects.render(defects.materialize(annotated), day)
-        relative = source.relative_file(self.calendar.iso(day), suffix)
-        target = self.landing / relative
-        staging = self.landing / STAGING_DIR / relative
-        max_keys = self.settings.manifest_max_keys
-        if source.format == "parquet":
-            size, tally = write_parquet(rendered, target, staging, max_keys)
-        else:
-            on_driver = self.settings.positions_per_day < self.settings.spark_write_from_positions
-            header = defects.header(day)
-            size, tally = write_text(rendered, target, header, on_driver, staging, max_keys)
-        if size == 0:
-            return None, tally
-        return {"path": relative, "rows": tally.rows, "bytes": size}, tally
 
     def _manifest(self, day: int, sources: dict, truth: dict) -> dict:
         s = self.settings

@@ -31,32 +31,44 @@ def _money(value: Decimal | float | None) -> float:
     return round(float(value or 0), 2)
 
 
-def _seen(rows: DataFrame, day: int) -> DataFrame:
-    """Arrived by the end of ``day`` and fit for silver."""
+def _seen(rows: DataFrame, as_of: DataFrame, back: int) -> DataFrame:
+    """For each as-of day: rows arrived by its end, fit for silver, of the last ``back`` days."""
     valid = F.col("_defect").isNull() | ~F.col("_defect").isin(*INVALID)
-    return rows.where((F.col("_day") + F.col("_lag") <= day) & valid)
+    base = F.col("_order_day") if "_order_day" in rows.columns else F.col("_day")
+    return (
+        rows.where(valid)
+        .crossJoin(F.broadcast(as_of))
+        .where((F.col("_arrival") <= F.col("_asof")) & (base >= F.col("_asof") - back))
+    )
 
 
 class Truth:
     def __init__(self, ctx: Context, defects: dict[str, Defects]):
         self.ctx, self.defects = ctx, defects
 
-    def window(self, day: int) -> int:
-        return max(0, day - life_span_days(self.ctx) - self.ctx.settings.late_max_days)
+    @property
+    def order_window(self) -> int:
+        """Days after which an order date's figures can no longer change."""
+        return life_span_days(self.ctx) + self.ctx.settings.late_max_days
 
-    def orders(self, day: int) -> tuple[dict, dict]:
-        """Totals per order date, and the late order rows that are older than what arrived."""
-        ctx, first = self.ctx, self.window(day)
+    def _as_of(self, first: int, last: int) -> DataFrame:
+        return self.ctx.spark.range(first, last + 1).select(F.col("id").cast("int").alias("_asof"))
+
+    def orders(self, first: int, last: int) -> tuple[dict, dict]:
+        """Totals per as-of day and order date; late order rows older than what arrived."""
+        ctx, back = self.ctx, self.order_window
+        start = max(0, first - back)
         orders_d, positions_d = self.defects["orders"], self.defects["order_positions"]
-        events = orders_d.materialize(orders_d.annotate(order_events(ctx, first, day)))
-        seen = _seen(events, day)
-        state = seen.groupBy("order_id", "_order_day", "channel", "shop_id").agg(
+        as_of = self._as_of(first, last)
+        events = orders_d.materialize(orders_d.annotate(order_events(ctx, start, last)))
+        seen = _seen(events, as_of, back)
+        state = seen.groupBy("_asof", "order_id", "_order_day", "channel", "shop_id").agg(
             F.max_by("status", "updated_at").alias("status")
         )
-        lines = positions_d.materialize(positions_d.annotate(positions_d.model.rows(first, day)))
+        lines = positions_d.materialize(positions_d.annotate(positions_d.model.rows(start, last)))
         latest = (
-            _seen(lines, day)
-            .groupBy("order_id", "position_no")
+            _seen(lines, as_of, back)
+            .groupBy("_asof", "order_id", "position_no")
             .agg(
                 F.max_by(
                     F.struct("quantity", "unit_price"), F.struct("updated_at", "_variant")
@@ -64,10 +76,10 @@ class Truth:
             )
         )
         amount = F.col("v.quantity") * F.col("v.unit_price")
-        joined = latest.join(state, "order_id")
+        joined = latest.join(state, ["_asof", "order_id"])
         delivered = F.col("status") == "delivered"
         per_shop = (
-            joined.groupBy("_order_day", "channel", "shop_id")
+            joined.groupBy("_asof", "_order_day", "channel", "shop_id")
             .agg(
                 F.count(F.lit(1)).alias("positions"),
                 F.sum(amount).alias("intake"),
@@ -75,25 +87,29 @@ class Truth:
             )
             .collect()
         )
-        per_status = state.groupBy("_order_day", "status").count().collect()
+        per_status = state.groupBy("_asof", "_order_day", "status").count().collect()
 
-        totals: dict[str, dict] = {}
-        for d in range(first, day + 1):
-            totals[ctx.calendar.iso(d)] = {
-                "orders": 0,
-                "positions": 0,
-                "order_intake": 0.0,
-                "revenue": 0.0,
-                "orders_by_status": {},
-                "by_channel": {},
-                "by_shop": {},
+        totals: dict[int, dict[str, dict]] = {}
+        for day in range(first, last + 1):
+            totals[day] = {
+                ctx.calendar.iso(d): {
+                    "orders": 0,
+                    "positions": 0,
+                    "order_intake": 0.0,
+                    "revenue": 0.0,
+                    "orders_by_status": {},
+                    "by_channel": {},
+                    "by_shop": {},
+                }
+                for d in range(max(0, day - back), day + 1)
             }
         for r in per_status:
-            t = totals[ctx.calendar.iso(r["_order_day"])]
+            t = totals[r["_asof"]][ctx.calendar.iso(r["_order_day"])]
             t["orders"] += r["count"]
             t["orders_by_status"][r["status"]] = r["count"]
-        for r in sorted(per_shop, key=lambda r: (r["_order_day"], r["channel"], r["shop_id"])):
-            t = totals[ctx.calendar.iso(r["_order_day"])]
+        order = ("_asof", "_order_day", "channel", "shop_id")
+        for r in sorted(per_shop, key=lambda r: tuple(r[k] for k in order)):
+            t = totals[r["_asof"]][ctx.calendar.iso(r["_order_day"])]
             t["positions"] += r["positions"]
             t["order_intake"] += float(r["intake"] or 0)
             t["revenue"] += float(r["revenue"] or 0)
@@ -101,36 +117,50 @@ class Truth:
                 g = t[group].setdefault(name, {"order_intake": 0.0, "revenue": 0.0})
                 g["order_intake"] += float(r["intake"] or 0)
                 g["revenue"] += float(r["revenue"] or 0)
-        for t in totals.values():
-            t["order_intake"], t["revenue"] = _money(t["order_intake"]), _money(t["revenue"])
-            t["orders_by_status"] = dict(sorted(t["orders_by_status"].items()))
-            for group in ("by_channel", "by_shop"):
-                t[group] = {
-                    k: {m: _money(v) for m, v in g.items()} for k, g in sorted(t[group].items())
-                }
+        for per_date in totals.values():
+            for t in per_date.values():
+                t["order_intake"], t["revenue"] = _money(t["order_intake"]), _money(t["revenue"])
+                t["orders_by_status"] = dict(sorted(t["orders_by_status"].items()))
+                for group in ("by_channel", "by_shop"):
+                    t[group] = {
+                        k: {m: _money(v) for m, v in g.items()} for k, g in sorted(t[group].items())
+                    }
 
+        # Late rows that arrive after a newer version of the same order already has.
         arriving_late = events.where(
-            (F.col("_defect") == "late") & (F.col("_day") + F.col("_lag") == day)
-        ).select("order_id", "_key", F.col("updated_at").alias("_late_at"))
-        newer = seen.select("order_id", "updated_at")
+            (F.col("_defect") == "late") & F.col("_arrival").between(first, last)
+        ).select(
+            "order_id",
+            "_key",
+            F.col("_arrival").alias("_asof"),
+            F.col("updated_at").alias("_late_at"),
+        )
+        newer = seen.select("_asof", "order_id", "updated_at")
         older = (
-            arriving_late.join(newer, "order_id")
+            arriving_late.join(newer, ["_asof", "order_id"])
             .where(F.col("updated_at") > F.col("_late_at"))
-            .select("_key")
+            .select("_asof", "_key")
             .distinct()
             .collect()
         )
-        keys = sorted(r["_key"] for r in older)
         limit = ctx.settings.manifest_max_keys
-        return totals, {"count": len(keys), "keys": keys[:limit]}
+        late_older = {}
+        for day in range(first, last + 1):
+            keys = sorted(r["_key"] for r in older if r["_asof"] == day)
+            late_older[day] = {"count": len(keys), "keys": keys[:limit]}
+        return totals, late_older
 
-    def pos_sales(self, day: int) -> dict:
-        d = self.defects["pos_sales"]
-        first = max(0, day - self.ctx.settings.late_max_days)
-        seen = _seen(d.materialize(d.annotate(d.model.rows(first, day))), day)
-        lines = seen.dropDuplicates(["_rid"])
+    def _recent(self, name: str, first: int, last: int) -> DataFrame:
+        """Seen rows of a source whose figures can still change (the last late_max_days)."""
+        d, back = self.defects[name], self.ctx.settings.late_max_days
+        rows = d.materialize(d.annotate(d.model.rows(max(0, first - back), last)))
+        return _seen(rows, self._as_of(first, last), back).dropDuplicates(["_asof", "_rid"])
+
+    def pos_sales(self, first: int, last: int) -> dict[int, dict]:
+        back = self.ctx.settings.late_max_days
         rows = (
-            lines.groupBy("_day")
+            self._recent("pos_sales", first, last)
+            .groupBy("_asof", "_day")
             .agg(
                 F.countDistinct("receipt_no").alias("receipts"),
                 F.count(F.lit(1)).alias("lines"),
@@ -138,35 +168,53 @@ class Truth:
             )
             .collect()
         )
+        iso = self.ctx.calendar.iso
         out = {
-            self.ctx.calendar.iso(x): {"receipts": 0, "lines": 0, "revenue": 0.0}
-            for x in range(first, day + 1)
+            day: {
+                iso(x): {"receipts": 0, "lines": 0, "revenue": 0.0}
+                for x in range(max(0, day - back), day + 1)
+            }
+            for day in range(first, last + 1)
         }
         for r in rows:
-            out[self.ctx.calendar.iso(r["_day"])] = {
+            out[r["_asof"]][iso(r["_day"])] = {
                 "receipts": r["receipts"],
                 "lines": r["lines"],
                 "revenue": _money(r["cents"] / 100),
             }
         return out
 
-    def web_events(self, day: int) -> dict:
-        d = self.defects["web_events"]
-        first = max(0, day - self.ctx.settings.late_max_days)
-        seen = _seen(d.materialize(d.annotate(d.model.rows(first, day))), day)
-        rows = seen.dropDuplicates(["_rid"]).groupBy("_day", "event_type").count().collect()
-        out: dict[str, dict] = {self.ctx.calendar.iso(x): {} for x in range(first, day + 1)}
-        for r in sorted(rows, key=lambda r: (r["_day"], r["event_type"])):
-            out[self.ctx.calendar.iso(r["_day"])][r["event_type"]] = r["count"]
+    def web_events(self, first: int, last: int) -> dict[int, dict]:
+        back = self.ctx.settings.late_max_days
+        rows = (
+            self._recent("web_events", first, last)
+            .groupBy("_asof", "_day", "event_type")
+            .count()
+            .collect()
+        )
+        iso = self.ctx.calendar.iso
+        out: dict[int, dict] = {
+            day: {iso(x): {} for x in range(max(0, day - back), day + 1)}
+            for day in range(first, last + 1)
+        }
+        for r in sorted(rows, key=lambda r: (r["_asof"], r["_day"], r["event_type"])):
+            out[r["_asof"]][iso(r["_day"])][r["event_type"]] = r["count"]
         return out
 
-    def as_of(self, day: int) -> tuple[dict, dict]:
-        orders, late_older = self.orders(day)
-        truth = {
-            "as_of": self.ctx.calendar.iso(day),
-            "definitions": (__doc__ or "").strip(),
-            "orders_by_date": orders,
-            "pos_sales_by_date": self.pos_sales(day),
-            "web_events_by_date": self.web_events(day),
+    def as_of(self, first: int, last: int) -> dict[int, tuple[dict, dict]]:
+        """Per day in [first, last]: the truth section of its manifest and the late older rows."""
+        orders, late_older = self.orders(first, last)
+        pos, web = self.pos_sales(first, last), self.web_events(first, last)
+        return {
+            day: (
+                {
+                    "as_of": self.ctx.calendar.iso(day),
+                    "definitions": (__doc__ or "").strip(),
+                    "orders_by_date": orders[day],
+                    "pos_sales_by_date": pos[day],
+                    "web_events_by_date": web[day],
+                },
+                late_older[day],
+            )
+            for day in range(first, last + 1)
         }
-        return truth, late_older

@@ -17,7 +17,7 @@ from pathlib import Path
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-META = ("_defect", "_detail", "_key")
+META = ("_defect", "_detail", "_key", "_arrival", "_lag")
 
 
 @dataclass
@@ -76,31 +76,31 @@ def _publish(tmp: Path, target: Path) -> int:
     return target.stat().st_size
 
 
-def write_text(
-    rendered: DataFrame,
-    target: Path,
-    header: str | None,
-    on_driver: bool,
-    staging: Path,
-    max_keys: int,
+def write_lines(
+    rows: list, target: Path, header: str | None, max_keys: int
 ) -> tuple[int, DefectTally]:
-    """CSV or JSON lines: returns bytes written (0: nothing to write) and the tally."""
+    """CSV or JSON lines collected on the driver: bytes written (0: nothing) and the tally."""
+    tally = DefectTally(max_keys)
+    for row in rows:
+        tally.add(row["_defect"], row["_detail"], 1, [row["_key"]] if row["_defect"] else [])
+    if not rows:
+        return 0, tally
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.parent / f".{target.name}.inprogress"
-    if on_driver:
-        rows = rendered.collect()
-        tally = DefectTally(max_keys)
+    with open(tmp, "w", encoding="utf-8", newline="") as f:
+        if header is not None:
+            f.write(header + "\n")
         for row in rows:
-            tally.add(row["_defect"], row["_detail"], 1, [row["_key"]] if row["_defect"] else [])
-        if not rows:
-            return 0, tally
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            if header is not None:
-                f.write(header + "\n")
-            for row in rows:
-                f.write(row["_line"] + "\n")
-        return _publish(tmp, target), tally
+            f.write(row["_line"] + "\n")
+    return _publish(tmp, target), tally
 
+
+def write_text(
+    rendered: DataFrame, target: Path, header: str | None, staging: Path, max_keys: int
+) -> tuple[int, DefectTally]:
+    """CSV or JSON lines written by Spark in parallel: bytes written and the tally."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.parent / f".{target.name}.inprogress"
     tally = _tally_on_spark(rendered, max_keys)
     if tally.rows == 0:
         return 0, tally
@@ -117,18 +117,24 @@ def write_text(
     return _publish(tmp, target), tally
 
 
-def write_parquet(
-    rendered: DataFrame, target: Path, staging: Path, max_keys: int
-) -> tuple[int, DefectTally]:
-    tally = _tally_on_spark(rendered, max_keys)
-    if tally.rows == 0:
+def write_parquet(rendered: DataFrame, target: Path, max_keys: int) -> tuple[int, DefectTally]:
+    """Parquet through Arrow on the driver.
+
+    Spark's Parquet writer lists a column's encodings in hash-set order, which differs
+    between JVMs, so its files are not byte-stable; pyarrow's are.
+    """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = rendered.toArrow()
+    tally = DefectTally(max_keys)
+    if table.num_rows == 0:
         return 0, tally
+    flagged = table.filter(pc.is_valid(table["_defect"])).select(["_defect", "_detail", "_key"])
+    tally.rows = table.num_rows - flagged.num_rows
+    for row in flagged.to_pylist():
+        tally.add(row["_defect"], row["_detail"], 1, [row["_key"]])
     target.parent.mkdir(parents=True, exist_ok=True)
-    shutil.rmtree(staging, ignore_errors=True)
-    # One partition keeps the file single and the row order fixed (no shuffle upstream).
-    rendered.drop(*META).coalesce(1).write.option("compression", "snappy").parquet(str(staging))
-    (part,) = [p for p in staging.iterdir() if p.name.startswith("part-")]
     tmp = target.parent / f".{target.name}.inprogress"
-    shutil.move(str(part), tmp)
-    shutil.rmtree(staging, ignore_errors=True)
+    pq.write_table(table.drop_columns(list(META)), tmp, compression="snappy")
     return _publish(tmp, target), tally

@@ -1,22 +1,164 @@
-"""Run tables in dependency order and report what each one holds afterwards."""
+"""Choose tables from the YAML graph, run them in dependency order and record what happened."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import sys
 import time
-from collections.abc import Callable
+import traceback
+from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any, TextIO
 
+from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
-from lakehouse import bronze, delta_io, gold, silver
+from lakehouse import bronze, delta_io, gold, runlog, silver
 from lakehouse.config import Project, Table
+from lakehouse.config.model import LAYERS
+from lakehouse.errors import is_data_quality_failure
 
 REFRESH_BY_LAYER: dict[str, Callable[[SparkSession, Project, Table, str], object]] = {
     "bronze": bronze.ingest,
     "silver": silver.refresh,
     "gold": gold.refresh,
 }
+
+# ---------------------------------------------------------------------------------------------
+# Which tables
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to run. Empty means everything; the filters narrow it in this order: tables (with
+    their upstream and/or downstream), then layers. ``days`` restricts which landed files
+    bronze takes (see ``for_days``)."""
+
+    tables: tuple[str, ...] = ()
+    upstream: bool = False
+    downstream: bool = False
+    layers: tuple[str, ...] = ()
+    days: tuple[date, ...] = ()
+
+    def describe(self) -> str:
+        parts = []
+        if self.tables:
+            scope = "+upstream" if self.upstream else ""
+            scope += "+downstream" if self.downstream else ""
+            parts.append(f"tables={','.join(self.tables)}{scope}")
+        if self.layers:
+            parts.append(f"layers={','.join(self.layers)}")
+        if self.days:
+            first, last = min(self.days), max(self.days)
+            parts.append(f"days={first}" + (f"..{last}" if last != first else ""))
+        return " ".join(parts) or "all"
+
+
+def downstream_of(project: Project, refs: Iterable[str]) -> set[str]:
+    readers: dict[str, set[str]] = {ref: set() for ref in project.tables}
+    for table in project.tables.values():
+        for up in table.upstream:
+            readers[up].add(table.ref)
+    return _closure(refs, readers)
+
+
+def upstream_of(project: Project, refs: Iterable[str]) -> set[str]:
+    return _closure(refs, {ref: set(t.upstream) for ref, t in project.tables.items()})
+
+
+def _closure(start: Iterable[str], edges: dict[str, set[str]]) -> set[str]:
+    found: set[str] = set()
+    todo = list(start)
+    while todo:
+        ref = todo.pop()
+        for nxt in edges[ref]:
+            if nxt not in found:
+                found.add(nxt)
+                todo.append(nxt)
+    return found
+
+
+def select(project: Project, selection: Selection = Selection()) -> list[Table]:
+    """The selected tables in dependency order, bronze sources restricted to the days asked."""
+    refs: set[str] | None = None
+    if selection.tables:
+        for ref in selection.tables:
+            project.table(ref)  # unknown names fail here, listing the known ones
+        refs = set(selection.tables)
+        if selection.upstream:
+            refs |= upstream_of(project, selection.tables)
+        if selection.downstream:
+            refs |= downstream_of(project, selection.tables)
+    tables = project.in_dependency_order(sorted(refs) if refs is not None else None)
+    if selection.layers:
+        unknown = set(selection.layers) - set(LAYERS)
+        if unknown:
+            raise ValueError(f"unknown layer(s) {sorted(unknown)}; layers are {list(LAYERS)}")
+        tables = [t for t in tables if t.layer in selection.layers]
+    if selection.days:
+        tables = [for_days(t, selection.days) if t.layer == "bronze" else t for t in tables]
+    return tables
+
+
+def days_between(first: date, last: date) -> tuple[date, ...]:
+    if last < first:
+        raise ValueError(f"the range ends ({last}) before it starts ({first})")
+    if (last - first).days > 366:
+        raise ValueError("a backfill covers at most a year at a time")
+    return tuple(first + timedelta(days=i) for i in range((last - first).days + 1))
+
+
+def for_days(table: Table, days: Iterable[date]) -> Table:
+    """The bronze table restricted to files landed for ``days``: those whose file name carries
+    one of the dates (exporters name files ``<feed>_<yyyy-mm-dd>[_suffix].<ext>``).
+
+    Files of other days are not listed at all (``pathGlobFilter``), so they stay unseen by the
+    stream's checkpoint and a later run still takes them. A file already ingested is never
+    taken again: a backfill adds missing days, it does not reprocess.
+    """
+    source = table.spec.source
+    if "pathGlobFilter" in source.options:
+        raise ValueError(
+            f"{table.file}: source.options.pathGlobFilter is set; it cannot be combined with a date"
+        )
+    pattern = "*{" + ",".join(sorted(d.isoformat() for d in days)) + "}*"
+    options = {**source.options, "pathGlobFilter": pattern}
+    spec = dataclasses.replace(table.spec, source=dataclasses.replace(source, options=options))
+    return dataclasses.replace(table, spec=spec)
+
+
+def waves(tables: list[Table]) -> list[list[Table]]:
+    """Tables grouped by depth in the selected graph: a wave needs only earlier waves."""
+    refs = {t.ref for t in tables}
+    depth: dict[str, int] = {}
+    for t in tables:  # dependency order, so every upstream has its depth already
+        depth[t.ref] = 1 + max((depth[u] for u in t.upstream if u in refs), default=-1)
+    out: list[list[Table]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
+    for t in tables:
+        out[depth[t.ref]].append(t)
+    return out
+
+
+def format_plan(tables: list[Table], selection: Selection) -> str:
+    lines = [f"plan ({selection.describe()}): {len(tables)} tables"]
+    number = 0
+    for i, wave in enumerate(waves(tables), start=1):
+        lines.append(f"wave {i}")
+        for t in wave:
+            number += 1
+            after = ", ".join(u for u in t.upstream if u in {x.ref for x in tables})
+            filt = t.spec.source.options.get("pathGlobFilter") if t.layer == "bronze" else None
+            note = f"  after {after}" if after else ""
+            note += f"  files {filt}" if filt else ""
+            lines.append(f"  {number:>3}. {t.ref}{note}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
 
 
 @dataclass(frozen=True)
@@ -27,13 +169,75 @@ class TableReport:
     version: int | None
     seconds: float
     detail: object
+    status: str = runlog.SUCCEEDED
+    rows_read: int | None = None
+    rows_written: int | None = None
+    rows_updated: int | None = None
+    rows_deleted: int | None = None
+    rows_quarantined: int | None = None
+    error: str | None = None
+
+    @property
+    def ref(self) -> str:
+        return f"{self.layer}.{self.table}"
+
+
+class PipelineFailed(RuntimeError):
+    """Some tables failed; the others that could run did. ``data_quality`` when every failure
+    was a data-quality failure."""
+
+    def __init__(self, reports: list[TableReport]):
+        self.reports = reports
+        failed = [r for r in reports if r.status in (runlog.FAILED, runlog.DATA_QUALITY_FAILED)]
+        self.data_quality = all(r.status == runlog.DATA_QUALITY_FAILED for r in failed)
+        skipped = [r.ref for r in reports if r.status == runlog.SKIPPED]
+        first = failed[0]
+        message = f"{len(failed)} table(s) failed: " + ", ".join(r.ref for r in failed)
+        if skipped:
+            message += f"; skipped downstream: {', '.join(skipped)}"
+        super().__init__(f"{message}\n{first.ref}: {first.error}")
+
+
+Event = dict[str, Any]
+
+
+def _metrics(spark: SparkSession, path: str, after: int | None) -> dict[str, int]:
+    """Rows written, updated and deleted by the commits after version ``after``, from Delta's
+    own operation metrics."""
+    history = DeltaTable.forPath(spark, path).history()
+    if after is not None:
+        history = history.where(f"version > {after}")
+    totals = {"read": 0, "written": 0, "updated": 0, "deleted": 0}
+    names = {
+        "read": ("numSourceRows",),
+        "written": ("numOutputRows", "numTargetRowsInserted"),
+        "updated": ("numTargetRowsUpdated",),
+        "deleted": ("numTargetRowsDeleted", "numDeletedRows"),
+    }
+    for commit in history.select("operation", "operationMetrics").collect():
+        metrics = commit["operationMetrics"] or {}
+        if commit["operation"] == "MERGE":
+            metrics = {k: v for k, v in metrics.items() if k != "numOutputRows"}
+        for total, keys in names.items():
+            totals[total] += sum(int(metrics.get(k, 0) or 0) for k in keys)
+    return totals
+
+
+def _detail_count(detail: object, *names: str) -> int | None:
+    for name in names:
+        value = getattr(detail, name, None)
+        if isinstance(value, int):
+            return value
+    return None
 
 
 def refresh_table(spark: SparkSession, project: Project, table: Table, run_id: str) -> TableReport:
     started = time.monotonic()
-    detail = REFRESH_BY_LAYER[table.layer](spark, project, table, run_id)
     path = project.table_path(table)
+    before = delta_io.current_version(spark, path)
+    detail = REFRESH_BY_LAYER[table.layer](spark, project, table, run_id)
     exists = delta_io.exists(spark, path)
+    metrics = _metrics(spark, path, before) if exists else {}
     return TableReport(
         layer=table.layer,
         table=table.name,
@@ -41,7 +245,36 @@ def refresh_table(spark: SparkSession, project: Project, table: Table, run_id: s
         version=delta_io.current_version(spark, path) if exists else None,
         seconds=time.monotonic() - started,
         detail=detail,
+        # Bronze reads what it appends; further up, what the stream took in from the upstream
+        # table (before dedup and rejects), else what the MERGEs were given.
+        rows_read=metrics.get("written")
+        if table.layer == "bronze"
+        else _detail_count(detail, "rows_read") or metrics.get("read"),
+        rows_written=metrics.get("written"),
+        rows_updated=metrics.get("updated"),
+        rows_deleted=metrics.get("deleted"),
+        rows_quarantined=_detail_count(detail, "rows_quarantined", "rows_rejected"),
     )
+
+
+def _failed_report(table: Table, seconds: float, exc: BaseException) -> TableReport:
+    dq = is_data_quality_failure(exc)
+    return TableReport(
+        layer=table.layer,
+        table=table.name,
+        rows=0,
+        version=None,
+        seconds=seconds,
+        detail=None,
+        status=runlog.DATA_QUALITY_FAILED if dq else runlog.FAILED,
+        error=_short_error(exc),
+    )
+
+
+def _short_error(exc: BaseException) -> str:
+    text = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    # Py4J wraps the useful line deep inside a Java trace: keep the first lines that say what.
+    return "\n".join(text.splitlines()[:12])
 
 
 def run(
@@ -51,40 +284,169 @@ def run(
     layers: tuple[str, ...] | None = None,
     on_table: Callable[[TableReport], None] | None = None,
     parallelism: int = 4,
+    tables: list[Table] | None = None,
+    on_event: Callable[[Event], None] | None = None,
+    log: runlog.RunLog | None = None,
+    before_table: Callable[[], None] | None = None,
 ) -> list[TableReport]:
     """Refresh the selected tables, each as soon as everything it reads is done.
 
     Independent tables run side by side: most of a small table's time is the driver waiting
-    on Delta's log and the stream's start-up, not the cores.
+    on Delta's log and the stream's start-up, not the cores. A failed table stops only what
+    reads from it; the rest finishes, then PipelineFailed names what failed and was skipped.
     """
-    selected = [t for t in project.in_dependency_order() if not layers or t.layer in layers]
-    selected_refs = {t.ref for t in selected}
-    waiting = {t.ref: {u for u in t.upstream if u in selected_refs} for t in selected}
+    if tables is None:
+        tables = select(project, Selection(layers=tuple(layers or ())))
+    selected_refs = {t.ref for t in tables}
+    waiting = {t.ref: {u for u in t.upstream if u in selected_refs} for t in tables}
+    emit = on_event or (lambda event: None)
     reports: list[TableReport] = []
+    started_at: dict[str, Any] = {}
+
+    def finish(table: Table, report: TableReport) -> None:
+        reports.append(report)
+        if log is not None:
+            log.append(
+                runlog.LogEntry(
+                    run_id=run_id,
+                    job="pipeline",
+                    status=report.status,
+                    table=table.ref,
+                    layer=table.layer,
+                    started_at=started_at.get(table.ref, runlog.now()),
+                    ended_at=runlog.now(),
+                    seconds=report.seconds,
+                    rows_read=report.rows_read,
+                    rows_written=report.rows_written,
+                    rows_updated=report.rows_updated,
+                    rows_deleted=report.rows_deleted,
+                    rows_quarantined=report.rows_quarantined,
+                    version=report.version,
+                    error=report.error,
+                )
+            )
+        emit({"event": "table_" + report.status, "table": table.ref, **_numbers(report)})
+        if on_table and report.status == runlog.SUCCEEDED:
+            on_table(report)
+
+    def attempt(table: Table) -> TableReport:
+        t0 = time.monotonic()
+        try:
+            if before_table:
+                before_table()
+            return refresh_table(spark, project, table, run_id)
+        except Exception as exc:
+            return _failed_report(table, time.monotonic() - t0, exc)
+
     with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="refresh") as pool:
         running: dict[Future[TableReport], Table] = {}
         while waiting or running:
-            for table in selected:
+            for table in tables:
                 if table.ref in waiting and not waiting[table.ref]:
                     del waiting[table.ref]
-                    running[pool.submit(refresh_table, spark, project, table, run_id)] = table
+                    started_at[table.ref] = runlog.now()
+                    emit({"event": "table_started", "table": table.ref})
+                    running[pool.submit(attempt, table)] = table
+            if not running:
+                break
             done, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in done:
                 table = running.pop(future)
-                report = future.result()  # a failure stops the run here, naming its table
-                reports.append(report)
-                if on_table:
-                    on_table(report)
+                report = future.result()
+                finish(table, report)
+                if report.status != runlog.SUCCEEDED:
+                    for ref in sorted(downstream_of(project, [table.ref]) & set(waiting)):
+                        del waiting[ref]
+                        skipped = project.table(ref)
+                        finish(
+                            skipped,
+                            TableReport(
+                                layer=skipped.layer,
+                                table=skipped.name,
+                                rows=0,
+                                version=None,
+                                seconds=0.0,
+                                detail=None,
+                                status=runlog.SKIPPED,
+                                error=f"not run: {table.ref} failed",
+                            ),
+                        )
                 for upstream in waiting.values():
                     upstream.discard(table.ref)
-    order = {t.ref: i for i, t in enumerate(selected)}
-    return sorted(reports, key=lambda r: order[f"{r.layer}.{r.table}"])
+    order = {t.ref: i for i, t in enumerate(tables)}
+    reports.sort(key=lambda r: order[r.ref])
+    if any(r.status != runlog.SUCCEEDED for r in reports):
+        raise PipelineFailed(reports)
+    return reports
+
+
+def _numbers(report: TableReport) -> dict[str, Any]:
+    keys = ("rows", "rows_read", "rows_written", "rows_updated", "rows_quarantined", "version")
+    out: dict[str, Any] = {k: getattr(report, k) for k in keys}
+    out["seconds"] = round(report.seconds, 2)
+    if report.error:
+        out["error"] = report.error
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Reporting
+
+
+def console_progress(out: TextIO = sys.stdout) -> Callable[[Event], None]:
+    """One line per table as it starts and ends, for people watching a long run."""
+
+    def show(event: Event) -> None:
+        kind, ref = event["event"], event.get("table", "")
+        if kind == "table_started":
+            line = f"  .. {ref}"
+        elif kind == "table_succeeded":
+            line = (
+                f"  ok {ref}: read {_n(event['rows_read'])}, wrote {_n(event['rows_written'])}, "
+                f"updated {_n(event['rows_updated'])}"
+                + (
+                    f", quarantined {event['rows_quarantined']}"
+                    if event.get("rows_quarantined")
+                    else ""
+                )
+                + f" -> {event['rows']} rows, v{event['version']} ({event['seconds']:.1f}s)"
+            )
+        elif kind in ("table_failed", "table_data_quality_failed"):
+            first = (event.get("error") or "").splitlines()[0:1]
+            line = f"  !! {ref} {kind.removeprefix('table_')}: {first[0] if first else ''}"
+        elif kind == "table_skipped":
+            line = f"  -- {ref} skipped ({event.get('error')})"
+        else:
+            line = "  " + " ".join(f"{k}={v}" for k, v in event.items())
+        print(line, file=out, flush=True)
+
+    return show
+
+
+def _n(value: object) -> str:
+    return "-" if value is None else str(value)
+
+
+def json_progress(out: TextIO = sys.stdout) -> Callable[[Event], None]:
+    """One JSON object per line, for machines (log shippers, orchestrators)."""
+
+    def show(event: Event) -> None:
+        print(json.dumps({"ts": runlog.now().isoformat() + "Z", **event}, default=str), file=out)
+        out.flush()
+
+    return show
 
 
 def format_reports(reports: list[TableReport]) -> str:
-    header = f"{'layer':<7} {'table':<24} {'rows':>10} {'version':>8} {'seconds':>8}"
+    header = (
+        f"{'layer':<7} {'table':<24} {'status':<10} {'rows':>10} {'written':>8} "
+        f"{'updated':>8} {'version':>8} {'seconds':>8}"
+    )
     lines = [header, "-" * len(header)]
     for r in reports:
         version = "-" if r.version is None else str(r.version)
-        lines.append(f"{r.layer:<7} {r.table:<24} {r.rows:>10} {version:>8} {r.seconds:>8.1f}")
+        lines.append(
+            f"{r.layer:<7} {r.table:<24} {r.status[:10]:<10} {r.rows:>10} "
+            f"{_n(r.rows_written):>8} {_n(r.rows_updated):>8} {version:>8} {r.seconds:>8.1f}"
+        )
     return "\n".join(lines)

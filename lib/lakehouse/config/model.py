@@ -10,6 +10,7 @@ from typing import Any, Literal
 from lakehouse.config.loader import ConfigError
 
 LAYERS = ("bronze", "silver", "gold")
+SAFE_RETENTION_HOURS = 168  # Delta's default delta.deletedFileRetentionDuration
 _TABLE_REF = re.compile(r"^(bronze|silver|gold)\.[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -19,12 +20,33 @@ class ColumnSpec:
 
     type: str
     expr: str | None = None
+    # A harmoniser from conf/harmonisation.yaml (timestamp, date, country, city) applied to
+    # the expression's value before the cast.
+    harmonise: Literal["timestamp", "date", "country", "city"] | None = None
     description: str = ""
 
     @classmethod
     def from_shorthand(cls, value: Any, file: str | Path, key: str) -> Any:
         # `order_id: string` is the common case; the mapping form is for expressions.
         return {"type": value} if isinstance(value, str) else value
+
+
+@dataclass(frozen=True)
+class PiiPolicy:
+    """What silver does with a personal source column before anything else sees it."""
+
+    action: Literal["drop", "hash", "mask", "generalise"]
+    keep_last: int = 2  # mask: characters left visible
+    to: Literal["year", "year_month", "postcode_area"] | None = None  # generalise: how
+
+    @classmethod
+    def from_shorthand(cls, value: Any, file: str | Path, key: str) -> Any:
+        # `email: hash`; `birth_date: {action: generalise, to: year}`
+        return {"action": value} if isinstance(value, str) else value
+
+    def validate(self, file: str | Path, key: str) -> None:
+        if self.action == "generalise" and self.to is None:
+            raise ConfigError(file, f"{key}.to", "generalise needs `to:` (year, year_month, postcode_area)")
 
 
 @dataclass(frozen=True)
@@ -35,6 +57,10 @@ class SourceSpec:
     path: str
     schema: dict[str, ColumnSpec]
     options: dict[str, str] = field(default_factory=dict)
+    # What a file that departs from `schema` (a new, missing or retyped column) does:
+    # `rescue` keeps unexpected values in `_rescued_data`, `evolve` adds new columns to the
+    # table, `fail` stops the run naming the file (docs/contracts_and_erasure.md).
+    on_schema_change: Literal["rescue", "evolve", "fail"] = "rescue"
 
     def validate(self, file: str | Path, key: str) -> None:
         if not self.schema:
@@ -42,10 +68,57 @@ class SourceSpec:
 
 
 @dataclass(frozen=True)
+class ErasureSpec:
+    """Which rows of a table belong to a data subject, for the erasure job.
+
+    ``column`` holds the subject's id or a value derived from it; ``expr`` (SQL over
+    ``subject_id``) derives that value from the id, e.g. ``xxhash64(subject_id)`` for a
+    surrogate key.
+    """
+
+    column: str
+    expr: str = "subject_id"
+
+
+@dataclass(frozen=True)
+class MaintenanceSpec:
+    """How the maintenance job keeps a table fast and its storage bounded."""
+
+    optimize: bool = True
+    # Z-order within files, or liquid clustering (Delta rewrites the table's layout to it);
+    # one or the other, and neither on a partitioned table's partition columns.
+    zorder_by: tuple[str, ...] = ()
+    cluster_by: tuple[str, ...] = ()
+    # Files no longer referenced are deleted after this many hours. Below Delta's safe default
+    # (7 days) a stream reading an older version, or a long query, could lose its files, so
+    # shorter needs `allow_short_retention: true`.
+    vacuum_retain_hours: int | None = None
+    allow_short_retention: bool = False
+    statistics: bool = True
+
+    def validate(self, file: str | Path, key: str) -> None:
+        if self.zorder_by and self.cluster_by:
+            raise ConfigError(file, key, "declare zorder_by or cluster_by, not both")
+        hours = self.vacuum_retain_hours
+        if hours is not None and hours < SAFE_RETENTION_HOURS and not self.allow_short_retention:
+            raise ConfigError(
+                file,
+                f"{key}.vacuum_retain_hours" if key else "vacuum_retain_hours",
+                f"{hours} hours is below the safe default of {SAFE_RETENTION_HOURS}; "
+                "set allow_short_retention: true if that is intended",
+            )
+
+
+@dataclass(frozen=True)
 class BronzeSpec:
     source: SourceSpec
     description: str = ""
     partition_by: tuple[str, ...] = ()
+    # Delta table properties, e.g. delta.dataSkippingStatsColumns to keep personal values
+    # out of the file statistics Delta writes into its log.
+    table_properties: dict[str, str] = field(default_factory=dict)
+    erasure: ErasureSpec | None = None
+    maintenance: MaintenanceSpec | None = None
 
     @property
     def upstream(self) -> tuple[str, ...]:
@@ -60,8 +133,14 @@ class SilverSpec:
     # Which version of a key is the latest: the largest value of these columns. Without them,
     # arrival order (file, then line) decides.
     sequence_by: tuple[str, ...] = ()
+    # Personal source columns and their policy; applied before the columns are computed.
+    pii: dict[str, PiiPolicy] = field(default_factory=dict)
+    # The data-quality suite, a file under expectations/ (e.g. silver/orders.yaml).
+    expectations: str | None = None
     description: str = ""
     partition_by: tuple[str, ...] = ()
+    erasure: ErasureSpec | None = None
+    maintenance: MaintenanceSpec | None = None
 
     @property
     def upstream(self) -> tuple[str, ...]:
@@ -79,34 +158,85 @@ class SilverSpec:
 
 
 @dataclass(frozen=True)
-class GoldSpec:
-    inputs: dict[str, str]
-    key: tuple[str, ...]
+class ChangeQuery:
+    """For a lookup input: SQL over its changed rows (view ``changed``, with ``_change_type``)
+    and the model's other inputs that returns the model keys those changes affect."""
+
     sql: str
-    changes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scd2Spec:
+    """History kept as versions: a change in a tracked column opens a new version."""
+
+    valid_from: str  # output column: when the version began (the source's change time)
+    track: tuple[str, ...]  # other columns are overwritten in every version (type 1)
+    version_key: str  # surrogate key of a version, a hash of the business key and valid_from
+
+
+@dataclass(frozen=True)
+class GoldSpec:
+    key: tuple[str, ...]
+    inputs: dict[str, str] = field(default_factory=dict)
+    sql: str | None = None
+    # "module:function" taking the inputs (alias -> DataFrame) and params, returning a DataFrame,
+    # for models SQL cannot express (machine learning).
+    transform: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    # The columns that identify a row, when one key (the unit rebuilt together) holds many rows.
+    grain: tuple[str, ...] = ()
+    changes: dict[str, tuple[str, ...] | ChangeQuery] = field(default_factory=dict)
+    # false: the model is rebuilt whole whenever an input changed (global ranks, trained models).
+    incremental: bool = True
+    scd2: Scd2Spec | None = None
+    # The "unknown" member: column -> value; columns not named are null.
+    unknown: dict[str, str] = field(default_factory=dict)
     description: str = ""
     partition_by: tuple[str, ...] = ()
+    erasure: ErasureSpec | None = None
 
     @property
     def upstream(self) -> tuple[str, ...]:
         return tuple(self.inputs.values())
 
+    @property
+    def row_key(self) -> tuple[str, ...]:
+        if self.scd2:
+            return (*self.key, self.scd2.valid_from)
+        return self.grain or self.key
+
     def validate(self, file: str | Path, key: str) -> None:
-        if not self.inputs:
-            raise ConfigError(file, "inputs", "declare at least one input table")
-        for alias, columns in self.changes.items():
+        if (self.sql is None) == (self.transform is None):
+            raise ConfigError(file, "sql", "declare either sql or transform (module:function)")
+        if self.transform is not None and ":" not in self.transform:
+            raise ConfigError(file, "transform", "expected module:function")
+        for alias, change in self.changes.items():
             if alias not in self.inputs:
                 raise ConfigError(file, f"changes.{alias}", "not one of the inputs")
-            if len(columns) != len(self.key):
+            if isinstance(change, tuple) and len(change) != len(self.key):
                 raise ConfigError(
                     file,
                     f"changes.{alias}",
                     f"name one column for each key column {list(self.key)}",
                 )
+        if not self.incremental:
+            if self.changes:
+                raise ConfigError(file, "changes", "a model rebuilt whole needs no changes")
+            if self.scd2:
+                raise ConfigError(file, "scd2", "history needs an incremental model")
+            return
+        if not self.inputs:
+            raise ConfigError(file, "inputs", "declare at least one input table")
         if not self.changes:
             raise ConfigError(
                 file, "changes", "declare, for at least one input, the column that carries the key"
             )
+        if self.scd2:
+            direct = [a for a, c in self.changes.items() if isinstance(c, tuple)]
+            if len(direct) != 1 or len(self.changes) != 1:
+                raise ConfigError(
+                    file, "changes", "a model with history reads its versions from one input"
+                )
 
 
 @dataclass(frozen=True)
@@ -122,12 +252,34 @@ class StorageSpec:
 
 
 @dataclass(frozen=True)
+class OperationsSpec:
+    """How runs are kept apart and recorded, and the maintenance every table gets by default."""
+
+    run_log: str = "_ops/run_log"  # under the root
+    lock: str = "_ops/lock"  # under the root
+    # A lock whose owner has not renewed it for this long is taken to be abandoned.
+    lock_stale_seconds: int = 300
+    maintenance: MaintenanceSpec = field(default_factory=MaintenanceSpec)
+
+
+@dataclass(frozen=True)
+class QualitySpec:
+    # Validate each batch with Great Expectations too (results and HTML Data Docs). The
+    # row-level checks themselves always run as Spark expressions.
+    great_expectations: bool = True
+
+
+@dataclass(frozen=True)
 class LakehouseSpec:
     storage: StorageSpec
     profiles: dict[str, ProfileSpec]
     default_profile: str = "local"
     spark: dict[str, str] = field(default_factory=dict)
     tables: str = "tables"
+    operations: OperationsSpec = field(default_factory=OperationsSpec)
+    harmonisation: str = "harmonisation.yaml"  # relative to this file
+    expectations: str = "../expectations"  # folder of the quality suites, relative to this file
+    quality: QualitySpec = field(default_factory=QualitySpec)
 
     def validate(self, file: str | Path, key: str) -> None:
         if self.default_profile not in self.profiles:

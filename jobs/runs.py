@@ -1,0 +1,39 @@
+"""Show the last runs from the run log, and the tables of one run (default: the latest)."""
+
+import json
+import sys
+
+from lakehouse import cli, errors, runlog
+
+
+def main() -> int:
+    p = cli.parser(__doc__)
+    p.add_argument("--last", type=int, default=10, help="how many runs (default 10)")
+    p.add_argument("--run", help="show the tables of this run id")
+    p.add_argument("--job", help="only runs of this job (pipeline, maintenance)")
+    p.add_argument("--json", action="store_true", help="print JSON lines instead of tables")
+    args = p.parse_args()
+    project, spark = cli.start(args, "lakehouse-runs")
+    log = runlog.RunLog(spark, runlog.run_log_path(project))
+    if not log.exists():
+        print(f"no runs yet: no run log at {log.path}")
+        return errors.EXIT_OK
+    runs = log.last_runs(args.last, job=args.job)
+    run_id = args.run or (runs[0]["run_id"] if runs else None)
+    tables = log.tables_of(run_id) if run_id else []
+    if args.json:
+        for row in runs:
+            print(json.dumps({"kind": "run", **row}, default=str))
+        for row in tables:
+            print(json.dumps({"kind": "table", **row}, default=str))
+        return errors.EXIT_OK
+    print(f"last {len(runs)} runs ({log.path})")
+    print(runlog.format_table(runs, runlog.RUN_COLUMNS))
+    if run_id:
+        print(f"\ntables of run {run_id}")
+        print(runlog.format_table(tables, runlog.TABLE_COLUMNS))
+    return errors.EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,193 @@
+"""The run log: a Delta table under the warehouse root with one row per run and per table.
+
+Rows are only ever appended (concurrent blind appends never conflict in Delta): a run writes a
+``running`` row when it starts and its final row when it ends; each table writes one row when
+it is done. The current state of a run or table is its latest row, so a run killed half-way
+stays visible as ``running`` until the next run, taking over its lock, marks it ``abandoned``.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+
+from delta.tables import DeltaTable
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    DoubleType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+from lakehouse.config import Project
+
+RUNNING, SUCCEEDED, FAILED, DATA_QUALITY_FAILED, SKIPPED, ABANDONED = (
+    "running",
+    "succeeded",
+    "failed",
+    "data_quality_failed",
+    "skipped",
+    "abandoned",
+)
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    run_id: str
+    job: str
+    status: str
+    started_at: datetime
+    table: str | None = None  # None: the row describes the whole run
+    layer: str | None = None
+    ended_at: datetime | None = None
+    seconds: float | None = None
+    rows_read: int | None = None
+    rows_written: int | None = None
+    rows_updated: int | None = None
+    rows_deleted: int | None = None
+    rows_quarantined: int | None = None
+    version: int | None = None
+    error: str | None = None
+    detail: str | None = None
+    host: str = socket.gethostname()
+
+
+_TYPES = {
+    "started_at": TimestampType(),
+    "ended_at": TimestampType(),
+    "seconds": DoubleType(),
+    "version": LongType(),
+}
+SCHEMA = StructType(
+    [
+        StructField(
+            f.name,
+            _TYPES.get(f.name, LongType() if f.name.startswith("rows_") else StringType()),
+            True,
+        )
+        for f in fields(LogEntry)
+    ]
+    + [StructField("logged_at", TimestampType(), True)]
+)
+
+
+def now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class RunLog:
+    def __init__(self, spark: SparkSession, path: str):
+        self.spark, self.path = spark, path
+
+    def ensure(self) -> None:
+        # Partitioned by nothing: a few rows per run; the maintenance job compacts it.
+        DeltaTable.createIfNotExists(self.spark).location(self.path).addColumns(SCHEMA).execute()
+
+    def append(self, *entries: LogEntry) -> None:
+        rows = [(*(getattr(e, f.name) for f in fields(LogEntry)), now()) for e in entries]
+        error_len = 4000  # a Java stack trace can be huge; the head says what failed
+        df = self.spark.createDataFrame(rows, SCHEMA).withColumn(
+            "error", F.substring("error", 1, error_len)
+        )
+        df.write.format("delta").mode("append").save(self.path)
+
+    def exists(self) -> bool:
+        return DeltaTable.isDeltaTable(self.spark, self.path)
+
+    def latest(self) -> DataFrame:
+        """Each run's and table's current row."""
+        rows = self.spark.read.format("delta").load(self.path)
+        key = [F.col("run_id"), F.coalesce(F.col("table"), F.lit(""))]
+        window = Window.partitionBy(*key).orderBy(F.col("logged_at").desc())
+        return rows.withColumn("_n", F.row_number().over(window)).where("_n = 1").drop("_n")
+
+    def last_runs(self, limit: int = 10, job: str | None = None) -> list[dict]:
+        latest = self.latest()
+        runs = latest.where(F.col("table").isNull())
+        if job:
+            runs = runs.where(F.col("job") == job)
+        tables = (
+            latest.where(F.col("table").isNotNull())
+            .groupBy("run_id")
+            .agg(
+                F.count("*").alias("tables"),
+                F.sum(F.when(F.col("status") != SUCCEEDED, 1).otherwise(0)).alias("not_ok"),
+                F.sum("rows_written").alias("rows_written"),
+                F.sum("rows_updated").alias("rows_updated"),
+            )
+        )
+        rows = (
+            runs.join(tables, "run_id", "left")
+            .orderBy(F.col("started_at").desc())
+            .limit(limit)
+            .collect()
+        )
+        return [r.asDict() for r in rows]
+
+    def tables_of(self, run_id: str) -> list[dict]:
+        rows = (
+            self.latest()
+            .where((F.col("run_id") == run_id) & F.col("table").isNotNull())
+            .orderBy("started_at", "table")
+            .collect()
+        )
+        return [r.asDict() for r in rows]
+
+    def running_tables(self, run_id: str) -> list[str]:
+        return [r["table"] for r in self.tables_of(run_id) if r["status"] == RUNNING]
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M:%S}"
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    lines = str(value).splitlines() or [""]
+    return lines[0] if len(lines[0]) <= 80 else lines[0][:77] + "..."
+
+
+def format_table(rows: list[dict], columns: list[str]) -> str:
+    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    widths = [max([len(c), *(len(row[i]) for row in cells)]) for i, c in enumerate(columns)]
+    line = "  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))
+    out = [line, "-" * len(line)]
+    out += ["  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(out)
+
+
+RUN_COLUMNS = [
+    "run_id",
+    "job",
+    "status",
+    "started_at",
+    "seconds",
+    "tables",
+    "not_ok",
+    "rows_written",
+    "rows_updated",
+    "detail",
+]
+TABLE_COLUMNS = [
+    "table",
+    "status",
+    "started_at",
+    "seconds",
+    "rows_read",
+    "rows_written",
+    "rows_updated",
+    "rows_deleted",
+    "rows_quarantined",
+    "version",
+    "error",
+]
+
+
+def run_log_path(project: Project) -> str:
+    return f"{project.root}/{project.settings.operations.run_log}"

@@ -1,81 +1,312 @@
-"""Gold: models declared as SQL over their inputs, rebuilt only for the keys that changed.
+"""Gold: models declared as SQL (or a DataFrame function) over their inputs, rebuilt only for
+the keys that changed.
 
-A model names the column of each input that carries its key (``changes``). The keys touched
-since the last run come from the inputs' Change Data Feed; the model's SQL then runs over the
-inputs restricted to those keys, and the result replaces exactly those keys in the table.
+A model names, for each input that carries its key, the expression that yields the key
+(``changes``); for a lookup (a dimension), a query that maps its changed rows to the keys they
+affect. The keys touched since the last run come from the inputs' Change Data Feed; the model
+then runs over the inputs restricted to those keys, and the result replaces exactly those keys
+in the table, in one MERGE that names the partitions it may touch.
+
+Two variants share that machinery:
+
+- ``scd2``: the changed source rows are versions of a business key. They are merged with the
+  versions already in the table and collapsed into validity ranges (``scd2_history``).
+- ``incremental: false``: models that depend on all rows at once (global ranks, trained
+  models) are recomputed whole whenever an input changed; unchanged rows are still not
+  rewritten.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
 
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.errors import AnalysisException
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructField, StructType
 
 from lakehouse import delta_io
 from lakehouse.config import Project, Table
-from lakehouse.config.model import GoldSpec
+from lakehouse.config.model import ChangeQuery, GoldSpec, Scd2Spec
 
 _PRESENT = "_present"
+_INPUT = "_input"
+_SEP = "__"
+_SEQ = "_seq"
+CHANGED_VIEW = "changed"
+# A version's rows in the change feed: the first one, then each newer one.
+NEW_VERSION = ("insert", "update_postimage")
+# The first version of a key covers everything before it, so an event older than the first
+# export of its customer still finds one; the open version is valid until the end of time.
+BEGINNING_OF_TIME = "1900-01-01 00:00:00"
+END_OF_TIME = "9999-12-31 00:00:00"
+
+
+# --- transformations: DataFrame in, DataFrame out ---------------------------------------------
+
+
+def restrict(
+    df: DataFrame, exprs: tuple[str, ...], key: tuple[str, ...], keys: DataFrame
+) -> DataFrame:
+    """The rows of ``df`` whose key, computed by ``exprs``, is among ``keys``."""
+    tmp = [f"_key{i}" for i in range(len(key))]
+    tagged = df.select("*", *(F.expr(e).alias(t) for e, t in zip(exprs, tmp, strict=True)))
+    on = reduce(lambda a, b: a & b, (tagged[t] == keys[k] for t, k in zip(tmp, key, strict=True)))
+    return tagged.join(keys, on=on, how="left_semi").drop(*tmp)
 
 
 def build_model(
     spark: SparkSession, spec: GoldSpec, inputs: dict[str, DataFrame], keys: DataFrame | None
 ) -> DataFrame:
-    """Run the model's SQL over ``inputs``; with ``keys``, only over the rows behind those keys.
+    """Run the model over ``inputs``; with ``keys``, only over the rows behind those keys.
 
     Inputs that carry the key are restricted to the changed keys; the others (lookups such as
     dimensions) are offered whole.
     """
+    offered = {}
     for alias, df in inputs.items():
-        if keys is not None and alias in spec.changes:
-            on = [df[c] == keys[k] for c, k in zip(spec.changes[alias], spec.key, strict=True)]
-            df = df.join(keys, on=reduce(lambda a, b: a & b, on), how="left_semi")
+        change = spec.changes.get(alias)
+        if keys is not None and isinstance(change, tuple):
+            df = restrict(df, change, spec.key, keys)
+        offered[alias] = df
+    if spec.transform:
+        return load_transform(spec.transform)(**offered, **spec.params)
+    for alias, df in offered.items():
         df.createOrReplaceTempView(alias)
     return spark.sql(spec.sql)
 
 
-def changed_keys(spark: SparkSession, project: Project, table: Table) -> DataFrame:
-    """A stream of the model's key values touched in any input since the last run."""
-    spec: GoldSpec = table.spec
-    streams = [
-        spark.readStream.format("delta")
-        .option("readChangeFeed", "true")
-        .load(project.table_path(project.table(spec.inputs[alias])))
-        .select(*(F.col(c).alias(k) for c, k in zip(columns, spec.key, strict=True)))
-        for alias, columns in spec.changes.items()
-    ]
-    return reduce(DataFrame.unionByName, streams)
+def load_transform(ref: str) -> Callable[..., DataFrame]:
+    module, _, name = ref.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def scd2_history(versions: DataFrame, key: tuple[str, ...], scd2: Scd2Spec) -> DataFrame:
+    """Collapse versions of each key into validity ranges.
+
+    ``versions`` holds the model's columns, one row per version as delivered, plus ``_seq``
+    (a later delivery of the same key and time wins). A new version begins only where a
+    tracked column differs from the version before; the other columns take the latest
+    version's value in every version (type 1). The result is the same whether the versions
+    arrive at once or day by day with the previous result fed back in, which is what makes
+    the incremental run equal a rebuild.
+    """
+    vf = scd2.valid_from
+    vf_type = versions.schema[vf].dataType
+    begin, end = F.lit(BEGINNING_OF_TIME).cast(vf_type), F.lit(END_OF_TIME).cast(vf_type)
+    columns = [c for c in versions.columns if c != _SEQ]
+    type1 = [c for c in columns if c not in (*key, vf, *scd2.track)]
+
+    latest = Window.partitionBy(*key, vf).orderBy(F.col(_SEQ).desc())
+    by_time = Window.partitionBy(*key).orderBy(vf)
+    whole = by_time.rowsBetween(Window.unboundedPreceding, Window.unboundedFollowing)
+    tracked = F.struct(*scd2.track)
+    changes = (
+        versions.withColumn(vf, F.coalesce(F.col(vf), begin))
+        .withColumn("_n", F.row_number().over(latest))
+        .where("_n = 1")
+        .select(
+            *(F.last(c).over(whole).alias(c) if c in type1 else F.col(c) for c in columns),
+            (F.lag(tracked).over(by_time).eqNullSafe(tracked)).alias("_same"),
+        )
+        .where(~F.coalesce("_same", F.lit(False)))
+        .drop("_same")
+    )
+    ranged = changes.select(
+        *columns,
+        F.coalesce(F.lead(vf).over(by_time), end).alias("valid_to"),
+        F.row_number().over(by_time).alias("_n"),
+    ).withColumn(vf, F.when(F.col("_n") == 1, begin).otherwise(F.col(vf)))
+    return ranged.select(
+        F.xxhash64(*key, vf).alias(scd2.version_key),
+        *columns,
+        "valid_to",
+        (F.col("valid_to") == end).alias("is_current"),
+    )
+
+
+def unknown_member(spark: SparkSession, spec: GoldSpec, schema: StructType) -> DataFrame | None:
+    """The row facts point to when their dimension member is missing."""
+    if not spec.unknown:
+        return None
+    values = dict(spec.unknown)
+    if spec.scd2:
+        values.setdefault(spec.scd2.valid_from, BEGINNING_OF_TIME)
+        values.setdefault("valid_to", END_OF_TIME)
+        values.setdefault("is_current", "true")
+    row = [
+        F.lit(values.get(f.name)).cast(f.dataType).alias(f.name) for f in schema.fields
+    ]  # a null is cast too, so the row has the table's exact types
+    return spark.range(1).select(*row)
+
+
+# --- change feed -----------------------------------------------------------------------------
+
+
+def change_stream(spark: SparkSession, project: Project, spec: GoldSpec) -> DataFrame:
+    """One stream of the changed rows of every input the model watches, each input's columns
+    prefixed with its alias so that inputs of different shapes travel together."""
+    aliases = list(spec.changes) if spec.incremental else list(spec.inputs)
+    streams = []
+    for alias in aliases:
+        reader = spark.readStream.format("delta").option("readChangeFeed", "true")
+        if spec.scd2:
+            # History is in the changes, not in the current rows: a new checkpoint (a rebuild)
+            # replays the source's whole feed instead of starting from its latest snapshot.
+            reader = reader.option("startingVersion", 0)
+        df = reader.load(project.table_path(project.table(spec.inputs[alias])))
+        streams.append(
+            df.select(
+                F.lit(alias).alias(_INPUT),
+                *(F.col(f"`{c}`").alias(f"{alias}{_SEP}{c}") for c in df.columns),
+            )
+        )
+    return reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), streams)
+
+
+def changed_rows(batch: DataFrame, alias: str) -> DataFrame:
+    """One input's rows of a batch of ``change_stream``, with their own column names."""
+    prefix = f"{alias}{_SEP}"
+    return batch.where(F.col(_INPUT) == alias).select(
+        *(F.col(f"`{c}`").alias(c[len(prefix) :]) for c in batch.columns if c.startswith(prefix))
+    )
+
+
+def touched_keys(
+    spark: SparkSession, spec: GoldSpec, batch: DataFrame, inputs: dict[str, DataFrame]
+) -> DataFrame:
+    """The model keys the batch's changes touch, without nulls or repeats."""
+    parts = []
+    for alias, change in spec.changes.items():
+        rows = changed_rows(batch, alias)
+        if isinstance(change, ChangeQuery):
+            for name, df in inputs.items():
+                df.createOrReplaceTempView(name)
+            rows.createOrReplaceTempView(CHANGED_VIEW)
+            parts.append(spark.sql(change.sql).toDF(*spec.key))
+        else:
+            parts.append(
+                rows.select(*(F.expr(e).alias(k) for e, k in zip(change, spec.key, strict=True)))
+            )
+    keys = reduce(lambda a, b: a.unionByName(b), parts)
+    return keys.where(" AND ".join(f"`{k}` IS NOT NULL" for k in spec.key)).distinct()
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+def _partition_filter(spec: GoldSpec, *frames: DataFrame) -> Column | None:
+    """Target-only predicate naming the partitions the rows live in, so MERGE prunes files."""
+    if not spec.partition_by:
+        return None
+    values = (
+        reduce(DataFrame.union, (f.select(*spec.partition_by) for f in frames)).distinct().collect()
+    )
+    condition = None
+    for column in spec.partition_by:
+        seen = {r[column] for r in values}
+        known = [v for v in seen if v is not None]
+        c = F.col(f"t.`{column}`")
+        part = c.isin(known) if known else F.lit(False)
+        if None in seen:
+            part = part | c.isNull()
+        condition = part if condition is None else condition & part
+    return condition
 
 
 def replace_keys(
     spark: SparkSession, path: str, keys: DataFrame, rows: DataFrame, spec: GoldSpec
 ) -> None:
-    """In one commit, make the table's rows for ``keys`` equal ``rows``, deleting keys that no
-    longer produce a row. Rows that already hold the same values are left alone, so a rerun
-    over unchanged inputs commits nothing."""
+    """In one commit, make the table's rows for ``keys`` equal ``rows``, deleting rows of those
+    keys that are no longer produced. Rows that already hold the same values are left alone,
+    so a rerun over unchanged inputs commits nothing."""
     if not delta_io.exists(spark, path):
-        delta_io.ensure_table(spark, path, rows.schema, spec.partition_by, delta_io.CHANGE_FEED)
-    key = list(spec.key)
+        create_table(spark, path, spec, rows.schema)
+    key, grain = list(spec.key), list(spec.row_key)
     current = DeltaTable.forPath(spark, path).toDF().join(keys, on=key, how="left_semi")
     same = reduce(lambda a, b: a & b, (rows[c].eqNullSafe(current[c]) for c in rows.columns))
     upserts = rows.join(current, on=same, how="left_anti").withColumn(_PRESENT, F.lit(True))
-    deletes = keys.join(rows, on=key, how="left_anti").join(current, on=key, how="left_semi")
-    source = upserts.unionByName(deletes, allowMissingColumns=True)
-    if source.isEmpty():
+    gone = reduce(lambda a, b: a & b, (current[c].eqNullSafe(rows[c]) for c in grain))
+    kept = list(dict.fromkeys([*grain, *spec.partition_by]))
+    deletes = current.join(rows, on=gone, how="left_anti").select(*kept)
+    source = upserts.unionByName(deletes.dropDuplicates(), allowMissingColumns=True).persist()
+    try:
+        if source.isEmpty():
+            return
+        on = reduce(
+            lambda a, b: a & b, (F.col(f"t.`{c}`").eqNullSafe(F.col(f"s.`{c}`")) for c in grain)
+        )
+        partitions = _partition_filter(spec, source)
+        if partitions is not None:
+            on = on & partitions
+        values = {c: F.col(f"s.`{c}`") for c in rows.columns}
+        (
+            DeltaTable.forPath(spark, path)
+            .alias("t")
+            .merge(source.alias("s"), on)
+            .whenMatchedDelete(condition=f"s.{_PRESENT} IS NULL")
+            .whenMatchedUpdate(set=values)
+            .whenNotMatchedInsert(condition=f"s.{_PRESENT}", values=values)
+            .execute()
+        )
+    finally:
+        source.unpersist()
+
+
+def nullable(schema: StructType) -> StructType:
+    """The schema without NOT NULL: Delta would enforce it, and an unknown member or a rebuilt
+    key may well hold nulls where the first rows happened not to."""
+    return StructType([StructField(f.name, f.dataType, True, f.metadata) for f in schema.fields])
+
+
+def create_table(spark: SparkSession, path: str, spec: GoldSpec, schema: StructType) -> None:
+    delta_io.ensure_table(spark, path, nullable(schema), spec.partition_by, delta_io.CHANGE_FEED)
+
+
+def ensure_model_table(spark: SparkSession, path: str, spec: GoldSpec, schema: StructType) -> None:
+    """Create the table (so that models reading it can start) and its unknown member."""
+    if not delta_io.exists(spark, path):
+        create_table(spark, path, spec, schema)
+    unknown = unknown_member(spark, spec, schema)
+    if unknown is None:
         return
-    values = {c: F.col(f"s.`{c}`") for c in rows.columns}
-    (
-        DeltaTable.forPath(spark, path)
-        .alias("t")
-        .merge(source.alias("s"), " AND ".join(f"t.`{k}` = s.`{k}`" for k in key))
-        .whenMatchedDelete(condition=f"s.{_PRESENT} IS NULL")
-        .whenMatchedUpdate(set=values)
-        .whenNotMatchedInsert(condition=f"s.{_PRESENT}", values=values)
-        .execute()
-    )
+    table = spark.read.format("delta").load(path)
+    present = table.join(unknown, on=list(spec.row_key), how="left_semi")
+    if present.isEmpty():
+        unknown.write.format("delta").mode("append").save(path)
+
+
+def register(spark: SparkSession, project: Project, table: Table) -> None:
+    """Name the table in the session catalog (``gold.fct_orders``): with a persistent catalog
+    (Hive metastore) spark-sql users find it there in later sessions too."""
+    name = f"{table.layer}.{table.name}"
+    path = project.table_path(table)
+    with contextlib.suppress(AnalysisException):  # created by a refresh running side by side
+        spark.sql(f"CREATE DATABASE IF NOT EXISTS {table.layer}")
+    if spark.catalog.tableExists(name):
+        location = spark.sql(f"DESCRIBE DETAIL {name}").first()["location"]
+        if location.removeprefix("file:").rstrip("/") == path.removeprefix("file:").rstrip("/"):
+            return
+        spark.sql(f"DROP TABLE {name}")  # an external table: only the name goes
+    spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING delta LOCATION '{path}'")
+
+
+def register_all(spark: SparkSession, project: Project, layer: str = "gold") -> list[str]:
+    """Register every existing table of ``layer``; returns the names registered."""
+    names = []
+    for table in project.in_dependency_order():
+        if table.layer == layer and delta_io.exists(spark, project.table_path(table)):
+            register(spark, project, table)
+            names.append(f"{table.layer}.{table.name}")
+    return names
+
+
+# --- a run -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -84,31 +315,117 @@ class RefreshResult:
     keys_changed: int
 
 
+def _read_inputs(session: SparkSession, project: Project, spec: GoldSpec) -> dict[str, DataFrame]:
+    return {
+        alias: session.read.format("delta").load(project.table_path(project.table(ref)))
+        for alias, ref in spec.inputs.items()
+    }
+
+
+def _model_schema(session: SparkSession, project: Project, spec: GoldSpec) -> StructType | None:
+    """The model's output schema from analysis alone; None for a transform (it may train)."""
+    if spec.transform:
+        return None
+    rows = build_model(session, spec, _read_inputs(session, project, spec), None)
+    if spec.scd2:
+        rows = scd2_history(rows.withColumn(_SEQ, F.lit(0)), spec.key, spec.scd2)
+    return rows.schema
+
+
+def rebuild_whole(session: SparkSession, project: Project, table: Table) -> int:
+    """Recompute a model over all of its inputs and replace the table with it."""
+    spec: GoldSpec = table.spec
+    path = project.table_path(table)
+    rows = build_model(session, spec, _read_inputs(session, project, spec), None)
+    unknown = unknown_member(session, spec, rows.schema)
+    if unknown is not None:
+        rows = rows.unionByName(unknown)
+    rows = rows.persist()
+    try:
+        keys = rows.select(*spec.key)
+        if delta_io.exists(session, path):
+            keys = keys.union(session.read.format("delta").load(path).select(*spec.key))
+        keys = keys.distinct()
+        replace_keys(session, path, keys, rows, spec)
+        return keys.count()
+    finally:
+        rows.unpersist()
+
+
+def refresh_versions(
+    session: SparkSession, project: Project, table: Table, batch: DataFrame
+) -> int:
+    """SCD2: merge the batch's new versions with the table's versions of the same keys."""
+    spec: GoldSpec = table.spec
+    source = next(iter(spec.changes))
+    inputs = _read_inputs(session, project, spec)
+    inputs[source] = changed_rows(batch, source).where(F.col("_change_type").isin(*NEW_VERSION))
+    delivered = build_model(session, spec, inputs, None).persist()
+    keys = delivered.select(*spec.key).distinct().persist()
+    existing = (
+        session.read.format("delta")
+        .load(project.table_path(table))
+        .join(keys, on=list(spec.key), how="left_semi")
+        .select(*delivered.columns)
+    )
+    versions = existing.withColumn(_SEQ, F.lit(0)).unionByName(delivered.withColumn(_SEQ, F.lit(1)))
+    replace_keys(
+        session,
+        project.table_path(table),
+        keys,
+        scd2_history(versions, spec.key, spec.scd2),
+        spec,
+    )
+    count = keys.count()
+    keys.unpersist()
+    delivered.unpersist()
+    return count
+
+
 def refresh(spark: SparkSession, project: Project, table: Table, run_id: str) -> RefreshResult:
     spec: GoldSpec = table.spec
     path = project.table_path(table)
+    # Temp views are per session: a separate one keeps models refreshed side by side apart.
+    own = spark.newSession()
+    schema = _model_schema(own, project, spec)
+    if schema is not None:
+        ensure_model_table(own, path, spec, schema)
+    if not spec.inputs:
+        changed = rebuild_whole(own, project, table)
+        register(spark, project, table)
+        return RefreshResult(table.ref, keys_changed=changed)
+
     changed_total = 0
 
     def handle(batch: DataFrame, batch_id: int) -> None:
         nonlocal changed_total
         # The batch's own session carries the idempotent-write settings of this micro-batch.
         session = batch.sparkSession
-        keys = batch.where(" AND ".join(f"`{k}` IS NOT NULL" for k in spec.key)).distinct()
-        keys = keys.persist()
+        if not spec.incremental:
+            changed_total += rebuild_whole(session, project, table)
+            return
+        batch = batch.persist()
         try:
-            changed_total += keys.count()
-            inputs = {
-                alias: session.read.format("delta").load(project.table_path(project.table(ref)))
-                for alias, ref in spec.inputs.items()
-            }
-            replace_keys(session, path, keys, build_model(session, spec, inputs, keys), spec)
+            if spec.scd2:
+                changed_total += refresh_versions(session, project, table, batch)
+                return
+            inputs = _read_inputs(session, project, spec)
+            keys = touched_keys(session, spec, batch, inputs).persist()
+            try:
+                changed_total += keys.count()
+                rows = build_model(session, spec, inputs, keys)
+                replace_keys(session, path, keys, rows, spec)
+            finally:
+                keys.unpersist()
         finally:
-            keys.unpersist()
+            batch.unpersist()
 
     writer = (
-        changed_keys(spark, project, table)
+        change_stream(spark, project, spec)
         .writeStream.option("checkpointLocation", project.checkpoint_path(table))
         .queryName(f"gold_{table.name}")
     )
     delta_io.for_each_batch_exactly_once(writer, table.ref, handle)
+    if delta_io.exists(spark, path):
+        register(spark, project, table)
     return RefreshResult(table.ref, keys_changed=changed_total)

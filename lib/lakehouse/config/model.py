@@ -175,6 +175,23 @@ class Scd2Spec:
 
 
 @dataclass(frozen=True)
+class ChangeQuery:
+    """For a lookup input: SQL over its changed rows (view ``changed``, with ``_change_type``)
+    and the model's other inputs that returns the model keys those changes affect."""
+
+    sql: str
+
+
+@dataclass(frozen=True)
+class Scd2Spec:
+    """History kept as versions: a change in a tracked column opens a new version."""
+
+    valid_from: str  # output column: when the version began (the source's change time)
+    track: tuple[str, ...]  # other columns are overwritten in every version (type 1)
+    version_key: str  # surrogate key of a version, a hash of the business key and valid_from
+
+
+@dataclass(frozen=True)
 class GoldSpec:
     key: tuple[str, ...]
     inputs: dict[str, str] = field(default_factory=dict)

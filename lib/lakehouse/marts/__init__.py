@@ -1,0 +1,1 @@
+"""Gold models that SQL cannot express, as functions from DataFrames to a DataFrame."""

@@ -192,13 +192,14 @@ class Defects:
         return columns
 
     def _line(self, columns: list[tuple[str, str]]) -> Column:
+        """The line from the ``_t_<column>`` texts (see ``render``)."""
         shape = F.when(F.col("_defect") == "malformed", F.col("_detail"))
         if self.source.format == "csv":
-            return render.csv_line([self._text(n) for n, _ in columns], shape)
+            return render.csv_line([F.col(f"_t_{n}") for n, _ in columns], shape)
         fields = {}
         for name, type_ in columns:
             kind = self.model.kinds.get(name, render.PLAIN)
-            fields[name] = self._text(name) if kind != render.PLAIN else F.col(name).cast(type_)
+            fields[name] = F.col(f"_t_{name}") if kind != render.PLAIN else F.col(name).cast(type_)
         return render.json_line(fields, shape)
 
     def render(self, rows: DataFrame, first: int, last: int | None = None) -> DataFrame:
@@ -219,6 +220,18 @@ class Defects:
                     c = F.timestamp_seconds(c)
                 typed.append(c.cast(type_).alias(name))
             return rows.select(*typed, *meta)
+        # Texts first, in their own projection: a line refers to each text several times
+        # (quoting checks), and Spark keeps a shared non-trivial input computed once.
+        every = {n for day in range(first, last + 1) for n, _ in self.exported_columns(day)}
+        texts = [
+            self._text(n).alias(f"_t_{n}")
+            for n, _ in self.exported_columns(last)
+            if n in every
+            and (
+                self.source.format == "csv" or self.model.kinds.get(n, render.PLAIN) != render.PLAIN
+            )
+        ]
+        rows = rows.select("*", *texts)
         line = self._line(self.exported_columns(first))
         for day in range(first + 1, last + 1):
             if self.exported_columns(day) != self.exported_columns(day - 1):

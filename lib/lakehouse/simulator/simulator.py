@@ -102,7 +102,8 @@ class Simulator:
             if name in self.contract
         }
         self.not_simulated = sorted(set(self.contract) - set(models))
-        self.truth = Truth(self.ctx, self.defects)
+        small = self.settings.positions_per_day < self.settings.spark_write_from_positions
+        self.truth = Truth(self.ctx, self.defects, small)
 
     @property
     def calendar(self) -> Calendar:

@@ -43,8 +43,12 @@ def _seen(rows: DataFrame, as_of: DataFrame, back: int) -> DataFrame:
 
 
 class Truth:
-    def __init__(self, ctx: Context, defects: dict[str, Defects]):
-        self.ctx, self.defects = ctx, defects
+    def __init__(self, ctx: Context, defects: dict[str, Defects], small: bool = True):
+        self.ctx, self.defects, self.small = ctx, defects, small
+
+    def _reuse(self, df: DataFrame) -> DataFrame:
+        """Small inputs read by several jobs are computed once (and their plans cut short)."""
+        return df.localCheckpoint() if self.small else df
 
     @property
     def order_window(self) -> int:
@@ -61,6 +65,19 @@ class Truth:
         orders_d, positions_d = self.defects["orders"], self.defects["order_positions"]
         as_of = self._as_of(first, last)
         events = orders_d.materialize(orders_d.annotate(order_events(ctx, start, last)))
+        events = self._reuse(
+            events.where(F.col("_arrival") <= last).select(
+                "order_id",
+                "_order_day",
+                "channel",
+                "shop_id",
+                "status",
+                "updated_at",
+                "_arrival",
+                "_defect",
+                "_key",
+            )
+        )
         seen = _seen(events, as_of, back)
         state = seen.groupBy("_asof", "order_id", "_order_day", "channel", "shop_id").agg(
             F.max_by("status", "updated_at").alias("status")

@@ -38,17 +38,24 @@ def web_rows(ctx: Context, first: int, last: int) -> DataFrame:
     anonymous = F.abs(F.xxhash64(F.lit(rng.seed), F.lit("anon"), day, sidx)).cast("string")
     logged_in = rng.u("logged_in", day, sidx) < 0.55
     hour = weighted_index(rng.u("session_hour", day, sidx), w.raw["hourly"]["web"])
-    start = epoch(ctx, day) + hour * 3600 + between(rng.u("session_sec", day, sidx), 0, 3599)
     length = F.least(F.floor(-F.log(1 - rng.u("session_len", day, sidx)) * 5) + 1, F.lit(30)).cast(
         "int"
     )
     buys = rng.u("intent", day, sidx) < 0.12
+    step = between(rng.u("dwell", day, sidx), 15, 150)
+    # A session ends before midnight UTC, so its events belong to the day it is exported on.
+    second = F.least(
+        hour * 3600 + between(rng.u("session_sec", day, sidx), 0, 3599),
+        (DAY - 1) - (length - 1) * step,
+    )
+    start = epoch(ctx, day) + second
     sessions = sessions.select(
         "_day",
         session_id(ctx, day, sidx).alias("user_session"),
         F.when(logged_in, w.customer_id(known.cast("long"))).otherwise(anonymous).alias("user_id"),
         start.alias("_start"),
         length.alias("_len"),
+        step.alias("_step"),
         buys.alias("_buys"),
     )
     events = sessions.withColumn("_j", F.explode(F.sequence(F.lit(1), F.col("_len"))))
@@ -59,8 +66,7 @@ def web_rows(ctx: Context, first: int, last: int) -> DataFrame:
         w.popular_product(rng.u("web_focus", sid))
     )
     events = events.withColumn("_pidx", pidx).withColumn("_cat", w.category_index(F.col("_pidx")))
-    step = between(rng.u("dwell", sid), 15, 150)
-    at = F.least(F.col("_start") + (j - 1) * step, epoch(ctx, day) + (DAY - 1))
+    at = F.col("_start") + (j - 1) * F.col("_step")
     last_two = j >= F.col("_len") - 1
     kind = (
         F.when(F.col("_buys") & (j == F.col("_len")) & (F.col("_len") > 1), F.lit("purchase"))

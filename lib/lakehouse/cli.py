@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import uuid
 from datetime import UTC, datetime
@@ -34,6 +35,9 @@ def parser(description: str) -> argparse.ArgumentParser:
 
 def start(args: argparse.Namespace, app_name: str) -> tuple[Project, SparkSession]:
     project = load_project(Path(args.conf))
-    spark = build_session(project, args.profile, app_name=app_name)
+    if args.profile:
+        project.profile(args.profile)  # an unknown profile is a configuration error
+        project = dataclasses.replace(project, active_profile=args.profile)
+    spark = build_session(project, project.profile_name, app_name=app_name)
     spark.sparkContext.setLogLevel("WARN")
     return project, spark

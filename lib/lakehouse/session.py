@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
@@ -25,6 +26,9 @@ def build_session(
     overrides: dict[str, str] | None = None,
 ) -> SparkSession:
     settings = project.profile(profile)
+    # Python workers must run the interpreter that has this project's packages (pandas for
+    # the hashing UDF), not whatever `python3` is first on the PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     launched = _launcher_conf()
     builder = SparkSession.builder.appName(app_name)
 

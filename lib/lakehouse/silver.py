@@ -1,19 +1,29 @@
 """Silver: one typed row per business key, the latest version winning, merged in from the
-bronze rows that arrived since the last run."""
+bronze rows that arrived since the last run.
+
+A micro-batch goes: personal data protected -> columns computed and harmonised -> rules
+judged (one pass) -> stop if a fail rule broke -> quarantine the rows that must leave ->
+keep the latest version per key -> MERGE. Every write of the batch carries the batch's Delta
+transaction id, so a replay after a crash writes nothing twice.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from delta.tables import DeltaTable
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from lakehouse import delta_io
+from lakehouse import delta_io, pii
 from lakehouse.bronze import ARRIVAL_COLUMNS, CORRUPT_RECORD, LINEAGE_SCHEMA
 from lakehouse.config import Project, Table
 from lakehouse.config.model import SilverSpec
+from lakehouse.harmonise import HarmonisationSpec, Harmonisers
+from lakehouse.quality import check, gx_validation, store
+from lakehouse.quality.suite import Suite
 from lakehouse.schema import struct_from_columns
 
 # Bronze lineage travels into silver; `_run_id` there names the silver run that wrote the row.
@@ -26,18 +36,33 @@ def silver_schema(spec: SilverSpec) -> StructType:
     return StructType(struct_from_columns(spec.columns).fields + SILVER_LINEAGE)
 
 
-def conform(df: DataFrame, spec: SilverSpec, run_id: str) -> DataFrame:
-    """Typed columns computed from their declared expression (default: same-named column).
+def conform(
+    df: DataFrame,
+    spec: SilverSpec,
+    run_id: str,
+    harmonisation: HarmonisationSpec | None = None,
+) -> DataFrame:
+    """Typed columns computed from their declared expression (default: same-named column),
+    harmonised where the column asks for it.
 
     A value that does not fit its type becomes null rather than failing the batch; the raw
-    value stays in bronze. A malformed line's raw text is carried along so it can be rejected.
+    value stays in bronze. A malformed line's raw text is carried along so it can be
+    quarantined, unless the table holds personal data (then only its lineage is kept).
     """
-    columns = [
-        F.expr(column.expr or f"`{name}`").try_cast(column.type).alias(name)
-        for name, column in spec.columns.items()
-    ]
+    harmonisers = Harmonisers(harmonisation or HarmonisationSpec()).by_name()
+    columns = []
+    for name, column in spec.columns.items():
+        value = F.expr(column.expr or f"`{name}`")
+        if column.harmonise:
+            value = harmonisers[column.harmonise](value)
+        columns.append(value.try_cast(column.type).alias(name))
     lineage = [F.col(f.name) for f in SILVER_LINEAGE if f.name != "_run_id"]
-    raw = [F.col(CORRUPT_RECORD)] if CORRUPT_RECORD in df.columns else []
+    raw = []
+    if CORRUPT_RECORD in df.columns:
+        text = F.col(CORRUPT_RECORD)
+        if spec.pii:  # the raw line holds personal data in clear; its lineage finds it in bronze
+            text = F.when(text.isNotNull(), F.lit("<withheld: personal data>"))
+        raw = [text.alias(CORRUPT_RECORD)]
     return df.select(*columns, *lineage, F.lit(run_id).alias("_run_id"), *raw)
 
 
@@ -65,16 +90,12 @@ def newer_than(source: str, target: str, columns: tuple[str, ...]) -> str:
 
 
 def split_rejected(df: DataFrame, spec: SilverSpec) -> tuple[DataFrame, DataFrame]:
-    """Rows silver cannot take: malformed lines and rows without a complete business key."""
-    bad: Column = F.lit(False)
-    if CORRUPT_RECORD in df.columns:
-        bad = bad | F.col(CORRUPT_RECORD).isNotNull()
-    for key in spec.keys:
-        bad = bad | F.col(key).isNull()
-    flagged = df.withColumn("_rejected", bad)
+    """Rows silver cannot take at all (malformed lines, incomplete keys) and the rest."""
+    flagged = check.flag(df, None, spec.keys)
+    leaving = F.size(check.RULES) > 0
     return (
-        flagged.where(~F.col("_rejected")).drop("_rejected", CORRUPT_RECORD),
-        flagged.where(F.col("_rejected")).drop("_rejected"),
+        flagged.where(~leaving).drop(check.RULES, CORRUPT_RECORD),
+        flagged.where(leaving),
     )
 
 
@@ -92,35 +113,98 @@ def merge_latest(target: DeltaTable, batch: DataFrame, spec: SilverSpec) -> None
     )
 
 
-@dataclass(frozen=True)
+@dataclass
 class RefreshResult:
     table: str
-    rows_read: int
-    rows_rejected: int
+    rows_read: int = 0
+    rows_quarantined: int = 0
+    rows_merged: int = 0
+    data_docs: str | None = None
+
+
+@dataclass(frozen=True)
+class BatchContext:
+    """What one table's micro-batches need, resolved once per run."""
+
+    table: Table
+    spec: SilverSpec
+    suite: Suite | None
+    path: str
+    quarantine_path: str
+    results_path: str
+    gx_dir: Path | None
+    harmonisation: HarmonisationSpec
+    key: pii.HashKey | None
+    run_id: str
+
+
+def process_batch(
+    ctx: BatchContext, batch: DataFrame, batch_id: int, result: RefreshResult
+) -> None:
+    spark = batch.sparkSession  # it carries this micro-batch's idempotent-write settings
+    timestamp = Harmonisers(ctx.harmonisation).timestamp
+    protected = pii.protect(batch, ctx.spec.pii, ctx.key, timestamp)
+    typed = conform(protected, ctx.spec, ctx.run_id, ctx.harmonisation)
+    flagged = check.flag(typed, ctx.suite, ctx.spec.keys).persist()
+    try:
+        total, leaving_rows, outcomes = check.outcomes(flagged, ctx.suite)
+        check.stop_if_failed(ctx.table.ref, ctx.suite, outcomes)
+        gx_unexpected: dict[str, int] = {}
+        if ctx.suite and ctx.suite.expectations and ctx.gx_dir is not None:
+            gx = gx_validation.validate(
+                check.judged_rows(flagged),
+                ctx.suite,
+                ctx.gx_dir,
+                name=ctx.table.ref.replace(".", "_"),
+                run_name=f"{ctx.run_id}-{batch_id}",
+            )
+            gx_unexpected, result.data_docs = gx.unexpected, gx.docs_index
+
+        leaving = check.quarantined(ctx.suite)
+        if leaving_rows:
+            store.append_quarantine(
+                flagged.where(leaving),
+                ctx.quarantine_path,
+                store.quarantine_schema(silver_schema(ctx.spec)),
+            )
+        store.append_results(
+            spark, ctx.results_path, ctx.table.ref, outcomes, gx_unexpected, ctx.run_id, batch_id
+        )
+        good = flagged.where(~leaving).drop(check.RULES, CORRUPT_RECORD)
+        latest = latest_per_key(good, ctx.spec.keys, sequence_columns(ctx.spec))
+        merge_latest(DeltaTable.forPath(spark, ctx.path), latest, ctx.spec)
+        result.rows_read += total
+        result.rows_quarantined += leaving_rows
+    finally:
+        flagged.unpersist()
 
 
 def refresh(spark: SparkSession, project: Project, table: Table, run_id: str) -> RefreshResult:
     spec: SilverSpec = table.spec
-    source = project.table(spec.source)
     path = project.table_path(table)
-    delta_io.ensure_table(spark, path, silver_schema(spec), spec.partition_by, delta_io.CHANGE_FEED)
-    rejected_total = 0
-
-    def handle(batch: DataFrame, batch_id: int) -> None:
-        nonlocal rejected_total
-        batch = batch.persist()
-        try:
-            accepted, rejected = split_rejected(conform(batch, spec, run_id), spec)
-            rejected_total += rejected.count()
-            # The batch's own session carries the idempotent-write settings of this micro-batch.
-            target = DeltaTable.forPath(batch.sparkSession, path)
-            merge_latest(target, latest_per_key(accepted, spec.keys, sequence_columns(spec)), spec)
-        finally:
-            batch.unpersist()
-
-    stream = spark.readStream.format("delta").load(project.table_path(source))
+    schema = silver_schema(spec)
+    delta_io.ensure_table(spark, path, schema, spec.partition_by, delta_io.CHANGE_FEED)
+    quarantine_path = project.quarantine_path(table)
+    delta_io.ensure_table(spark, quarantine_path, store.quarantine_schema(schema))
+    needs_key = any(p.action == "hash" for p in spec.pii.values())
+    ctx = BatchContext(
+        table=table,
+        spec=spec,
+        suite=project.suites.get(table.ref),
+        path=path,
+        quarantine_path=quarantine_path,
+        results_path=project.quality_results_path,
+        gx_dir=project.gx_dir if project.settings.quality.great_expectations else None,
+        harmonisation=project.harmonisation,
+        key=pii.load_key(project.profile_name, project.pii_key_file) if needs_key else None,
+        run_id=run_id,
+    )
+    result = RefreshResult(table.ref)
+    stream = spark.readStream.format("delta").load(project.table_path(project.table(spec.source)))
     writer = stream.writeStream.option(
         "checkpointLocation", project.checkpoint_path(table)
     ).queryName(f"silver_{table.name}")
-    result = delta_io.for_each_batch_exactly_once(writer, table.ref, handle)
-    return RefreshResult(table.ref, rows_read=result.input_rows, rows_rejected=rejected_total)
+    delta_io.for_each_batch_exactly_once(
+        writer, table.ref, lambda batch, batch_id: process_batch(ctx, batch, batch_id, result)
+    )
+    return result

@@ -46,7 +46,9 @@ class PiiPolicy:
 
     def validate(self, file: str | Path, key: str) -> None:
         if self.action == "generalise" and self.to is None:
-            raise ConfigError(file, f"{key}.to", "generalise needs `to:` (year, year_month, postcode_area)")
+            raise ConfigError(
+                file, f"{key}.to", "generalise needs `to:` (year, year_month, postcode_area)"
+            )
 
 
 @dataclass(frozen=True)
@@ -155,23 +157,6 @@ class SilverSpec:
         for c in self.sequence_by:
             if c not in self.columns:
                 raise ConfigError(file, "sequence_by", f"column {c!r} is not one of the columns")
-
-
-@dataclass(frozen=True)
-class ChangeQuery:
-    """For a lookup input: SQL over its changed rows (view ``changed``, with ``_change_type``)
-    and the model's other inputs that returns the model keys those changes affect."""
-
-    sql: str
-
-
-@dataclass(frozen=True)
-class Scd2Spec:
-    """History kept as versions: a change in a tracked column opens a new version."""
-
-    valid_from: str  # output column: when the version began (the source's change time)
-    track: tuple[str, ...]  # other columns are overwritten in every version (type 1)
-    version_key: str  # surrogate key of a version, a hash of the business key and valid_from
 
 
 @dataclass(frozen=True)

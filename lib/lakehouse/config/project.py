@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -15,6 +15,8 @@ from lakehouse.config.model import (
     Table,
     is_table_ref,
 )
+from lakehouse.harmonise import HarmonisationSpec, load_harmonisation
+from lakehouse.quality.suite import Suite, load_suite
 
 
 def _absolute(location: str, base: Path) -> str:
@@ -29,6 +31,18 @@ class Project:
     settings: LakehouseSpec
     tables: dict[str, Table]
     file: Path
+    harmonisation: HarmonisationSpec = field(default_factory=HarmonisationSpec)
+    suites: dict[str, Suite] = field(default_factory=dict)  # by table ref
+    active_profile: str | None = None  # the job's --profile, when it gave one
+
+    @property
+    def profile_name(self) -> str:
+        return self.active_profile or self.settings.default_profile
+
+    @property
+    def pii_key_file(self) -> Path:
+        """Where the local profile keeps its generated hashing key (never used elsewhere)."""
+        return Path(self.root) / "_secrets" / "pii.key"
 
     @property
     def project_dir(self) -> Path:
@@ -65,6 +79,21 @@ class Project:
     def landing_path(self, table: Table) -> str:
         path = table.spec.source.path
         return path if ("://" in path or path.startswith("/")) else f"{self.landing}/{path}"
+
+    def quarantine_path(self, table: Table) -> str:
+        return f"{self.root}/quarantine/{table.name}"
+
+    @property
+    def quality_results_path(self) -> str:
+        return f"{self.root}/_quality/results"
+
+    @property
+    def gx_dir(self) -> Path:
+        """Great Expectations' project (and its Data Docs): a local folder, so under the root
+        when that is local, else under the project folder."""
+        if "://" in self.root:
+            return self.project_dir / ".cache" / "gx"
+        return Path(self.root) / "_quality" / "gx"
 
     def in_dependency_order(self, refs: list[str] | None = None) -> list[Table]:
         """Tables sorted so that each comes after everything it reads (layer, then name)."""
@@ -114,7 +143,13 @@ def load_project(conf_file: str | Path) -> Project:
 
     for table in tables.values():
         _check_references(table, tables)
-    project = Project(settings=settings, tables=tables, file=conf_file)
+    project = Project(
+        settings=settings,
+        tables=tables,
+        file=conf_file,
+        harmonisation=load_harmonisation(conf_file.parent / settings.harmonisation),
+        suites=_load_suites(tables, conf_file.parent / settings.expectations),
+    )
     project.in_dependency_order()  # raises on cycles
     return project
 
@@ -137,3 +172,16 @@ def _check_references(table: Table, tables: dict[str, Table]) -> None:
             LAYERS.index(ref.split(".")[0]) > LAYERS.index(table.layer)
         ):
             raise ConfigError(table.file, key, f"{table.layer} cannot read from {ref!r}")
+
+
+def _load_suites(tables: dict[str, Table], folder: Path) -> dict[str, Suite]:
+    suites = {}
+    for ref, table in tables.items():
+        name = getattr(table.spec, "expectations", None)
+        if not name:
+            continue
+        path = (folder / name).resolve()
+        if not path.is_file():
+            raise ConfigError(table.file, "expectations", f"no suite file {path}")
+        suites[ref] = load_suite(path)
+    return suites

@@ -1,0 +1,86 @@
+"""Where quality lands: a quarantine table per silver table, and one results table."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    ArrayType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+from lakehouse import delta_io
+from lakehouse.quality.check import CORRUPT_RECORD, RULES, RuleOutcome
+
+RESULTS_SCHEMA = StructType(
+    [
+        StructField("table", StringType(), False),
+        StructField("rule", StringType(), False),
+        StructField("expectation_type", StringType(), False),
+        StructField("column", StringType(), True),
+        StructField("action", StringType(), False),
+        StructField("evaluated", LongType(), False),
+        StructField("failed", LongType(), False),
+        StructField("gx_unexpected", LongType(), True),
+        StructField("run_id", StringType(), False),
+        StructField("batch_id", LongType(), False),
+        StructField("checked_at", TimestampType(), False),
+    ]
+)
+
+QUARANTINE_EXTRA = [
+    StructField(CORRUPT_RECORD, StringType(), True),
+    StructField(RULES, ArrayType(StringType()), False),
+    StructField("_quarantined_at", TimestampType(), False),
+]
+
+
+def quarantine_schema(silver: StructType) -> StructType:
+    return StructType(silver.fields + QUARANTINE_EXTRA)
+
+
+def append_quarantine(rows: DataFrame, path: str, schema: StructType) -> None:
+    columns = [
+        F.col(f.name) if f.name in rows.columns else F.lit(None).cast(f.dataType).alias(f.name)
+        for f in schema.fields
+        if f.name != "_quarantined_at"
+    ]
+    rows.select(*columns, F.current_timestamp().alias("_quarantined_at")).write.format(
+        "delta"
+    ).mode("append").save(path)
+
+
+def append_results(
+    spark: SparkSession,
+    path: str,
+    table: str,
+    results: list[RuleOutcome],
+    gx_unexpected: dict[str, int],
+    run_id: str,
+    batch_id: int,
+) -> None:
+    now = datetime.now()
+    rows = [
+        (
+            table,
+            r.rule,
+            r.expectation_type,
+            r.column,
+            r.action,
+            r.evaluated,
+            r.failed,
+            gx_unexpected.get(r.rule),
+            run_id,
+            batch_id,
+            now,
+        )
+        for r in results
+    ]
+    delta_io.ensure_table(spark, path, RESULTS_SCHEMA)
+    spark.createDataFrame(rows, RESULTS_SCHEMA).write.format("delta").mode("append").save(path)

@@ -11,7 +11,16 @@ from pathlib import Path
 
 from lakehouse.config.loader import ConfigError, read_yaml
 
-BRONZE_DIR = Path(__file__).resolve().parents[3] / "conf" / "tables" / "bronze"
+# The project folder when running from a checkout; the working folder when the library is
+# shipped as a zip (spark-submit --py-files) and the job runs from the project folder.
+BRONZE_DIR = next(
+    (
+        p / "conf" / "tables" / "bronze"
+        for p in (Path(__file__).resolve().parents[3], Path.cwd())
+        if (p / "conf" / "tables" / "bronze").is_dir()
+    ),
+    Path.cwd() / "conf" / "tables" / "bronze",
+)
 EXTENSIONS = {"csv": "csv", "json": "jsonl", "parquet": "parquet"}
 
 

@@ -10,7 +10,16 @@ from typing import Any
 
 from lakehouse.config.loader import ConfigError, build, read_yaml
 
-CONF_DIR = Path(__file__).resolve().parents[3] / "conf" / "simulator"
+# The project folder when running from a checkout; the working folder when the library is
+# shipped as a zip (spark-submit --py-files) and the job runs from the project folder.
+CONF_DIR = next(
+    (
+        p / "conf" / "simulator"
+        for p in (Path(__file__).resolve().parents[3], Path.cwd())
+        if (p / "conf" / "simulator").is_dir()
+    ),
+    Path.cwd() / "conf" / "simulator",
+)
 
 DEFECT_KINDS = (
     "exact_duplicate",

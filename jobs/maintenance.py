@@ -1,0 +1,127 @@
+"""OPTIMIZE, VACUUM and statistics for every table (or a selection), as each table's YAML
+`maintenance:` block says (default: `operations.maintenance` in lakehouse.yaml).
+
+Takes the warehouse lock like a pipeline run: OPTIMIZE rewrites files a MERGE may be reading.
+Exit codes as for `pipeline`: 0 done, 1 a table failed, 2 bad arguments, 4 warehouse busy.
+"""
+
+import json
+import sys
+import time
+
+from lakehouse import errors, maintenance, pipeline, runlog
+from lakehouse.cli import parser
+from lakehouse.config import ConfigError, load_project
+from lakehouse.lock import LockBusy, LockOwner, WarehouseLock, is_local, lock_path
+from lakehouse.session import build_session
+
+
+def main() -> int:
+    p = parser(__doc__)
+    p.add_argument("--layer", action="append", choices=["bronze", "silver", "gold"])
+    p.add_argument("--table", action="append", metavar="LAYER.NAME")
+    p.add_argument("--plan", action="store_true", help="print what each table would get")
+    p.add_argument("--wait", type=float, default=0, metavar="SECONDS")
+    args = p.parse_args()
+    try:
+        project = load_project(args.conf)
+        tables = pipeline.select(
+            project,
+            pipeline.Selection(tables=tuple(args.table or ()), layers=tuple(args.layer or ())),
+        )
+    except (ConfigError, KeyError, ValueError) as exc:
+        print(f"configuration error: {exc}", file=sys.stderr)
+        return errors.EXIT_USAGE
+    ops = project.settings.operations
+    # The run log is a table too; it grows by a few small files every run.
+    targets = [(t.ref, project.table_path(t), maintenance.settings_for(project, t)) for t in tables]
+    if not args.table and not args.layer:
+        targets.append(("run_log", runlog.run_log_path(project), ops.maintenance))
+    if args.plan:
+        for name, _, spec in targets:
+            print(f"{name}: {spec}")
+        return errors.EXIT_OK
+
+    where = lock_path(project.root, ops.lock)
+    lock = None
+    try:
+        owner = LockOwner(run_id=args.run_id, job="maintenance")
+        if is_local(where):
+            lock = WarehouseLock(where, owner, ops.lock_stale_seconds).acquire(args.wait)
+        spark = build_session(project, args.profile, app_name="lakehouse-maintenance")
+        spark.sparkContext.setLogLevel("WARN")
+        if lock is None:
+            lock = WarehouseLock(where, owner, ops.lock_stale_seconds, spark=spark)
+            lock.acquire(args.wait)
+        return run(spark, project, args.run_id, targets)
+    except LockBusy as exc:
+        print(f"not started: {exc}", file=sys.stderr)
+        return errors.EXIT_BUSY
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def run(spark, project, run_id, targets) -> int:
+    log = runlog.RunLog(spark, runlog.run_log_path(project))
+    log.ensure()
+    started, t0 = runlog.now(), time.monotonic()
+    log.append(
+        runlog.LogEntry(run_id=run_id, job="maintenance", status=runlog.RUNNING, started_at=started)
+    )
+    failed = []
+    for name, path, spec in targets:
+        table_started = runlog.now()
+        if not maintenance.DeltaTable.isDeltaTable(spark, path):
+            print(f"  -- {name}: no table yet", flush=True)
+            continue
+        try:
+            result = maintenance.maintain(spark, name, path, spec)
+        except Exception as exc:
+            failed.append(name)
+            print(f"  !! {name}: {str(exc).splitlines()[0]}", flush=True)
+            log.append(
+                runlog.LogEntry(
+                    run_id=run_id,
+                    job="maintenance",
+                    status=runlog.FAILED,
+                    table=name,
+                    started_at=table_started,
+                    ended_at=runlog.now(),
+                    error=str(exc),
+                )
+            )
+            continue
+        print(f"  ok {name}: {result.describe()} ({result.seconds:.1f}s)", flush=True)
+        log.append(
+            runlog.LogEntry(
+                run_id=run_id,
+                job="maintenance",
+                status=runlog.SUCCEEDED,
+                table=name,
+                layer=name.split(".")[0] if "." in name else None,
+                started_at=table_started,
+                ended_at=runlog.now(),
+                seconds=result.seconds,
+                version=result.version,
+                detail=json.dumps({"done": result.describe(), "statistics": result.statistics}),
+            )
+        )
+    status = runlog.FAILED if failed else runlog.SUCCEEDED
+    log.append(
+        runlog.LogEntry(
+            run_id=run_id,
+            job="maintenance",
+            status=status,
+            started_at=started,
+            ended_at=runlog.now(),
+            seconds=time.monotonic() - t0,
+            error=f"failed: {', '.join(failed)}" if failed else None,
+        )
+    )
+    print(f"maintenance {run_id}: {status} in {time.monotonic() - t0:.0f}s")
+    return errors.EXIT_ERROR if failed else errors.EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -196,6 +196,7 @@ class GoldSpec:
     description: str = ""
     partition_by: tuple[str, ...] = ()
     erasure: ErasureSpec | None = None
+    maintenance: MaintenanceSpec | None = None
 
     @property
     def upstream(self) -> tuple[str, ...]:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, field
+from functools import reduce
 
+from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
 
-from lakehouse import delta_io
+from lakehouse import contracts, delta_io
 from lakehouse.config import Project, Table
 from lakehouse.config.model import SourceSpec
+from lakehouse.contracts import RESCUED_DATA, Drift
 from lakehouse.schema import struct_from_columns
+
+log = logging.getLogger(__name__)
 
 CORRUPT_RECORD = "_corrupt_record"
 
@@ -37,48 +43,162 @@ LINEAGE_SCHEMA = StructType(
     ]
 )
 
+# Columns bronze adds to every source; a landed column with one of these names is refused.
+SYSTEM_COLUMNS = (CORRUPT_RECORD, RESCUED_DATA, *LINEAGE_SCHEMA.fieldNames())
+
 _READER_DEFAULTS = {
     "csv": {"header": "true", "mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD},
     "json": {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD},
     "parquet": {},
 }
 
+# The listing stream only needs names and times; binaryFile skips a file's bytes unless the
+# `content` column is asked for.
+_LISTING_SCHEMA = "path string, modificationTime timestamp, length long, content binary"
+
+
+def declared_schema(source: SourceSpec) -> StructType:
+    return struct_from_columns(source.schema)
+
 
 def source_schema(source: SourceSpec) -> StructType:
     """The declared columns, plus the column that keeps a malformed line's raw text."""
-    schema = struct_from_columns(source.schema)
+    schema = declared_schema(source)
     if source.format in ("csv", "json"):
         schema = schema.add(CORRUPT_RECORD, StringType(), True)
     return schema
 
 
 def bronze_schema(source: SourceSpec) -> StructType:
-    return StructType(source_schema(source).fields + LINEAGE_SCHEMA.fields)
+    return StructType(
+        [
+            *source_schema(source).fields,
+            StructField(RESCUED_DATA, StringType(), True),
+            *LINEAGE_SCHEMA.fields,
+        ]
+    )
 
 
 def reader_options(source: SourceSpec) -> dict[str, str]:
     return {**_READER_DEFAULTS[source.format], **source.options}
 
 
-def with_file_lineage(df: DataFrame, run_id: str) -> DataFrame:
-    """Add where each row came from (the file source's hidden ``_metadata``) and when and by
-    which run it landed."""
-    lineage: dict[str, Column] = {
-        "_source_file": F.col("_metadata.file_path"),
-        "_source_modified_at": F.col("_metadata.file_modification_time"),
-        "_source_offset": F.col("_metadata.file_block_start"),
-        "_ingested_at": F.current_timestamp(),
-        "_run_id": F.lit(run_id),
-    }
-    return df.select("*", *(c.alias(name) for name, c in lineage.items()))
+def file_lineage() -> list[Column]:
+    """Where each row came from: the file source's hidden ``_metadata``."""
+    return [
+        F.col("_metadata.file_path").alias("_source_file"),
+        F.col("_metadata.file_modification_time").alias("_source_modified_at"),
+        F.col("_metadata.file_block_start").alias("_source_offset"),
+    ]
+
+
+def with_run(df: DataFrame, run_id: str) -> DataFrame:
+    return df.withColumn("_ingested_at", F.current_timestamp()).withColumn("_run_id", F.lit(run_id))
 
 
 def with_row_order(batch: DataFrame) -> DataFrame:
-    """Number rows in read order; within one split of a file that is line order.
-
-    Only possible on a batch (streaming plans refuse monotonically_increasing_id).
-    """
+    """Number rows in read order; within one split of a file that is line order."""
     return batch.withColumn("_source_row", F.monotonically_increasing_id())
+
+
+# --- reading a batch of landed files under the contract -----------------------------------
+
+
+@dataclass(frozen=True)
+class LandedBatch:
+    rows: DataFrame | None
+    drifts: list[Drift] = field(default_factory=list)
+
+
+def _escape_glob(path: str) -> str:
+    # Explicit file paths are still globbed by Spark; a name with [ or { must stay literal.
+    return "".join("\\" + c if c in "[]{}*?\\" else c for c in path)
+
+
+def _load(
+    spark: SparkSession, source: SourceSpec, schema: StructType, files: list[str]
+) -> DataFrame:
+    df = (
+        spark.read.format(source.format)
+        .schema(schema)
+        .options(**reader_options(source))
+        .load([_escape_glob(f) for f in files])
+    )
+    return df.select("*", *file_lineage())
+
+
+def _keep(source: SourceSpec) -> tuple[str, ...]:
+    corrupt = (CORRUPT_RECORD,) if source.format in ("csv", "json") else ()
+    return (*corrupt, "_source_file", "_source_modified_at", "_source_offset")
+
+
+def read_landed(
+    spark: SparkSession, source: SourceSpec, files: list[str], expected: StructType
+) -> LandedBatch:
+    """The rows of ``files`` in the contract's shape, each file read by its own columns.
+
+    ``expected`` is the declared schema (plus, under ``evolve``, columns evolved earlier).
+    """
+    policy = source.on_schema_change
+    options = reader_options(source)
+    groups: dict[tuple, tuple[StructType, Drift, list[str]]] = {}
+    drifts: list[Drift] = []
+
+    def group(file: str, found: StructType, typed: bool) -> None:
+        drift = contracts.compare(expected, found, file, typed)
+        drifts.append(drift)
+        signature = (found.json(), drift.added, drift.missing, drift.changed)
+        groups.setdefault(signature, (found, drift, []))[2].append(file)
+
+    if source.format == "csv":
+        for file in files:
+            names = contracts.csv_file_columns(spark, file, options)
+            if names:  # an empty file has no header and no rows
+                group(file, contracts.string_schema(names, expected), typed=False)
+    elif source.format == "json":
+        for file, keys in contracts.json_file_keys(spark, files).items():
+            extra = sorted(keys - set(expected.fieldNames()))
+            found = StructType(
+                [f for f in expected.fields if f.name in keys]
+                + [StructField(k, StringType(), True) for k in extra]
+            )
+            group(file, found, typed=False)
+    else:
+        for file in files:
+            group(file, contracts.parquet_file_schema(spark, file), typed=True)
+
+    frames = []
+    for found, drift, group_files in groups.values():
+        read_schema = found
+        if source.format in ("csv", "json"):
+            # Every declared column is asked for: a JSON key absent from a file reads as null.
+            if source.format == "json":
+                names = {f.name for f in found.fields}
+                read_schema = StructType(
+                    found.fields + [f for f in expected.fields if f.name not in names]
+                )
+            read_schema = read_schema.add(CORRUPT_RECORD, StringType(), True)
+        df = _load(spark, source, read_schema, group_files)
+        frames.append(contracts.conform(df, expected, drift, policy, keep=_keep(source)))
+    rows = (
+        reduce(lambda a, b: a.unionByName(b, allowMissingColumns=True), frames) if frames else None
+    )
+    return LandedBatch(rows, drifts)
+
+
+def expected_columns(source: SourceSpec, table_schema: StructType) -> StructType:
+    """The contract a file is checked against: the declared columns, and under ``evolve`` the
+    columns earlier files added to the table."""
+    expected = declared_schema(source)
+    if source.on_schema_change == "evolve":
+        known = set(expected.fieldNames()) | set(SYSTEM_COLUMNS)
+        for f in table_schema.fields:
+            if f.name not in known:
+                expected = expected.add(f)
+    return expected
+
+
+# --- the stream -----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -86,38 +206,88 @@ class IngestResult:
     table: str
     files_seen: bool
     rows: int
+    files: int = 0
+    drifts: tuple[Drift, ...] = ()
+
+
+def apply_table_properties(spark: SparkSession, path: str, properties: dict[str, str]) -> None:
+    """Bring the table's properties to what the YAML declares (new files follow them)."""
+    if not properties:
+        return
+    current = DeltaTable.forPath(spark, path).detail().first()["properties"] or {}
+    wanted = {k: v for k, v in properties.items() if current.get(k) != v}
+    if wanted:
+        pairs = ", ".join(f"'{k}' = '{v}'" for k, v in wanted.items())
+        spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({pairs})")
 
 
 def ingest(spark: SparkSession, project: Project, table: Table, run_id: str) -> IngestResult:
     """Append the rows of every file not ingested before; a file is never ingested twice."""
     source = table.spec.source
     target = project.table_path(table)
-    delta_io.ensure_table(spark, target, bronze_schema(source), table.spec.partition_by)
+    delta_io.ensure_table(
+        spark, target, bronze_schema(source), table.spec.partition_by, table.spec.table_properties
+    )
+    apply_table_properties(spark, target, table.spec.table_properties)
 
     landing = project.landing_path(table)
     if not _path_exists(spark, landing):
         return IngestResult(table.ref, files_seen=False, rows=0)
 
-    stream = (
-        spark.readStream.format(source.format)
-        .schema(source_schema(source))
-        .options(**reader_options(source))
+    # The stream only lists files: its checkpoint remembers which were taken. Each batch's
+    # files are then read one header (or footer) at a time under the contract, and appended
+    # with Delta transaction ids, so a batch replayed after a crash is not appended twice.
+    listing = (
+        spark.readStream.format("binaryFile")
+        .schema(_LISTING_SCHEMA)
+        .options(**source.options)
         .load(landing)
+        .select("path")
     )
+    seen: dict[str, object] = {"rows": 0, "files": 0, "drifts": []}
+    failure: list[Exception] = []
 
-    # The file stream's checkpoint remembers which files were taken; the batch is appended with
-    # Delta transaction ids, so a batch replayed after a crash is not appended twice.
-    # foreachBatch rather than the Delta sink: the row id of `with_lineage` needs a batch plan.
     def append(batch: DataFrame, batch_id: int) -> None:
-        with_row_order(batch).write.format("delta").mode("append").save(target)
+        session = batch.sparkSession
+        files = sorted(r.path for r in batch.collect())
+        table_schema = session.read.format("delta").load(target).schema
+        landed = read_landed(session, source, files, expected_columns(source, table_schema))
+        try:
+            contracts.check(table.ref, source.on_schema_change, landed.drifts, SYSTEM_COLUMNS)
+        except contracts.SchemaDriftError as exc:
+            failure.append(exc)
+            raise
+        for drift in filter(None, landed.drifts):
+            log.warning("%s: %s (%s)", table.ref, drift.describe(), source.on_schema_change)
+        seen["files"] += len(files)
+        seen["drifts"] += [d for d in landed.drifts if d]
+        if landed.rows is None:
+            return
+        rows = with_row_order(with_run(landed.rows, run_id))
+        new_columns = set(rows.columns) - set(table_schema.fieldNames())
+        writer = rows.write.format("delta").mode("append")
+        if new_columns:  # evolved columns, or _rescued_data on a table from before contracts
+            writer = writer.option("mergeSchema", "true")
+        writer.save(target)
+        metrics = DeltaTable.forPath(session, target).history(1).first()["operationMetrics"]
+        seen["rows"] += int((metrics or {}).get("numOutputRows", 0))
 
-    writer = (
-        with_file_lineage(stream, run_id)
-        .writeStream.option("checkpointLocation", project.checkpoint_path(table))
-        .queryName(f"bronze_{table.name}")
+    writer = listing.writeStream.option(
+        "checkpointLocation", project.checkpoint_path(table)
+    ).queryName(f"bronze_{table.name}")
+    try:
+        delta_io.for_each_batch_exactly_once(writer, table.ref, append)
+    except Exception:
+        if failure:
+            raise failure[0] from None
+        raise
+    return IngestResult(
+        table.ref,
+        files_seen=True,
+        rows=seen["rows"],
+        files=seen["files"],
+        drifts=tuple(seen["drifts"]),
     )
-    result = delta_io.for_each_batch_exactly_once(writer, table.ref, append)
-    return IngestResult(table.ref, files_seen=True, rows=result.input_rows)
 
 
 def _path_exists(spark: SparkSession, path: str) -> bool:

@@ -1,0 +1,118 @@
+"""Kill the runner process (SIGKILL, whole process group) at several points of bronze, silver
+and gold, run it again, and compare the tables with one uninterrupted run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from lakehouse import pipeline, runlog
+from lakehouse.config import load_project
+
+from tests.conftest import CONF
+from tests.test_pipeline_e2e import day_one
+from tests.test_runner import REPO
+
+pytestmark = pytest.mark.slow
+
+# One small chain from landing to gold: every layer, cheap enough to run six times.
+SELECTION = ["--table", "gold.dim_customer", "--upstream"]
+VARIES = ("_ingested_at", "_run_id")  # when and by which run; everything else must match
+
+
+def kill_points(project):
+    """Moments worth dying in, in the order a run reaches them: a file that appears then."""
+
+    def committed(ref: str, operation: str) -> Callable[[], bool]:
+        log = Path(project.table_path(project.table(ref))) / "_delta_log"
+        needle = f'"operation":"{operation}"'
+        return lambda: any(needle in f.read_text() for f in sorted(log.glob("*.json")))
+
+    def planned(ref: str) -> Callable[[], bool]:
+        return (Path(project.checkpoint_path(project.table(ref))) / "offsets" / "0").exists
+
+    return [
+        ("bronze batch planned, nothing written", planned("bronze.customers")),
+        ("bronze append committed, stream not", committed("bronze.customers", "WRITE")),
+        ("silver MERGE committed, stream not", committed("silver.customers", "MERGE")),
+        ("gold batch planned, MERGE not run", planned("gold.dim_customer")),
+        ("gold MERGE committed, stream not", committed("gold.dim_customer", "MERGE")),
+    ]
+
+
+def start(env):
+    return subprocess.Popen(
+        [str(REPO / "spark-submit.sh"), "pipeline", *SELECTION],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # its own process group: the JVM and Python die together
+    )
+
+
+def kill_when(process, reached: Callable[[], bool], timeout: float = 600) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if reached():
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            return True
+        if process.poll() is not None:
+            return False
+        time.sleep(0.02)
+    os.killpg(process.pid, signal.SIGKILL)
+    raise AssertionError(f"not reached in {timeout}s")
+
+
+def rows(spark, project, table):
+    df = spark.read.format("delta").load(project.table_path(table))
+    return sorted(map(tuple, df.drop(*[c for c in VARIES if c in df.columns]).collect()), key=repr)
+
+
+def test_killed_runs_end_like_one_clean_run(spark, tmp_path, monkeypatch):
+    landing = tmp_path / "landing"
+    monkeypatch.setenv("LAKEHOUSE_LANDING", str(landing))
+    monkeypatch.setenv("LAKEHOUSE_ROOT", str(tmp_path / "killed"))
+    killed = load_project(CONF)
+    monkeypatch.setenv("LAKEHOUSE_ROOT", str(tmp_path / "clean"))
+    clean = load_project(CONF)
+    day_one(killed)  # the same files feed both warehouses
+
+    selection = pipeline.Selection(tables=("gold.dim_customer",), upstream=True)
+    tables = pipeline.select(clean, selection)
+    pipeline.run(spark, clean, "clean", tables=tables)
+
+    env = {**os.environ, "LAKEHOUSE_ROOT": killed.root, "LAKEHOUSE_LANDING": str(landing)}
+    outcomes = []
+    for moment, reached in kill_points(killed):
+        assert not reached(), f"{moment}: reached by an earlier run already"
+        process = start(env)
+        died = kill_when(process, reached)
+        outcomes.append((moment, died, process.returncode))
+        assert died, f"{moment}: the run finished before the marker appeared"
+        assert process.returncode == -signal.SIGKILL
+
+    finish = start(env)
+    out = finish.communicate(timeout=900)[0]
+    assert finish.returncode == 0, out[-3000:]
+    assert "took over the lock" in out
+
+    for table in tables:
+        got, want = rows(spark, killed, table), rows(spark, clean, table)
+        assert got == want, f"{table.ref} differs after {len(outcomes)} kills"
+    for ref in ("silver.customers", "gold.dim_customer"):
+        df = spark.read.format("delta").load(killed.table_path(killed.table(ref)))
+        key = "customer_id"
+        assert df.groupBy(key).count().where("count > 1").count() == 0
+
+    log = runlog.RunLog(spark, runlog.run_log_path(killed)).latest()
+    abandoned = log.where(f"table IS NULL AND status = '{runlog.ABANDONED}'").count()
+    assert abandoned == len(outcomes)
+    print("\n".join(f"killed at: {m} (exit {rc})" for m, _, rc in outcomes))

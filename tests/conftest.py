@@ -35,9 +35,14 @@ def spark(tmp_path_factory):
 
 @pytest.fixture
 def project(tmp_path, monkeypatch) -> Project:
-    """The real configuration, with its warehouse (and landing area) in a fresh folder."""
+    """The real configuration, with its warehouse (and landing area) in a fresh folder.
+
+    GX's own validation report is off here (it costs seconds per batch); the rules still run
+    as Spark checks. tests/test_quality.py covers GX.
+    """
     monkeypatch.setenv("LAKEHOUSE_ROOT", str(tmp_path / "warehouse"))
     monkeypatch.delenv("LAKEHOUSE_LANDING", raising=False)
+    monkeypatch.setenv("LAKEHOUSE_GX_VALIDATION", "false")
     return load_project(CONF)
 
 

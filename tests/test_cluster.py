@@ -43,6 +43,8 @@ def test_cluster_run_equals_local_run(spark, tmp_path, monkeypatch):
     landing = tmp_path / "landing"
     roots = {"local": tmp_path / "local", "cluster": tmp_path / "cluster"}
     monkeypatch.setenv("LAKEHOUSE_LANDING", str(landing))
+    # Personal data is hashed with a per-warehouse key unless one is given: share one.
+    monkeypatch.setenv("LAKEHOUSE_PII_KEY", "cluster-and-local")
     projects = {}
     for name, root in roots.items():
         monkeypatch.setenv("LAKEHOUSE_ROOT", str(root))
@@ -86,6 +88,7 @@ def test_cluster_run_equals_local_run(spark, tmp_path, monkeypatch):
     finally:
         cluster("stop", env)
 
+    print(f"\nlocal run {seconds['local']:.0f}s, cluster run {seconds['cluster']:.0f}s")
     for table in projects["local"].tables.values():
         if f"{table.ref}" not in _selected(projects["local"]):
             continue
@@ -93,7 +96,6 @@ def test_cluster_run_equals_local_run(spark, tmp_path, monkeypatch):
             table.ref
         )
     assert not list(elsewhere.iterdir()), "the run left files in the working directory"
-    print(f"\nlocal run {seconds['local']:.0f}s, cluster run {seconds['cluster']:.0f}s")
 
 
 def _selected(project) -> set[str]:

@@ -79,6 +79,8 @@ def rows(spark, project, table):
 def test_killed_runs_end_like_one_clean_run(spark, tmp_path, monkeypatch):
     landing = tmp_path / "landing"
     monkeypatch.setenv("LAKEHOUSE_LANDING", str(landing))
+    # Personal data is hashed with a per-warehouse key unless one is given: share one.
+    monkeypatch.setenv("LAKEHOUSE_PII_KEY", "kill-and-compare")
     monkeypatch.setenv("LAKEHOUSE_ROOT", str(tmp_path / "killed"))
     killed = load_project(CONF)
     monkeypatch.setenv("LAKEHOUSE_ROOT", str(tmp_path / "clean"))

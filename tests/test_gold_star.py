@@ -3,15 +3,10 @@ rows refreshed day by day, checked against plain SQL over silver and against a f
 
 from __future__ import annotations
 
-import shutil
 from datetime import datetime
-from decimal import Decimal
 
-import pytest
 from chispa import assert_df_equality
-from delta.tables import DeltaTable
-
-from lakehouse import delta_io, gold
+from lakehouse import gold
 from lakehouse.config.model import Scd2Spec
 from lakehouse.marts.recommendations import recommend
 

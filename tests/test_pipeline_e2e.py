@@ -174,10 +174,13 @@ def test_two_days_then_rerun(spark, project):
         "O2": ("paid", 1, Decimal("10.00"), Decimal("0.00")),
         "O4": ("placed", 1, Decimal("16.50"), Decimal("0.00")),
     }
-    dim_customer = {r.customer_id: r for r in read(spark, project, "gold.dim_customer").collect()}
-    assert dim_customer["C1"].city == "Hamburg"
-    assert fct["O1"].customer_sk == dim_customer["C1"].customer_sk
-    shops = {r.shop_id: r.country for r in read(spark, project, "gold.dim_shop").collect()}
+    dim_customer = read(spark, project, "gold.dim_customer").where("customer_sk <> -1")
+    current = {r.customer_id: r for r in dim_customer.where("is_current").collect()}
+    assert current["C1"].city == "Hamburg"
+    before_move = dim_customer.where("customer_id = 'C1' AND NOT is_current").first()
+    assert fct["O1"].customer_sk == before_move.customer_sk  # the version valid at the order
+    dim_shop = read(spark, project, "gold.dim_shop").where("shop_sk <> -1")
+    shops = {r.shop_id: r.country for r in dim_shop.collect()}
     assert shops == {"S0": "DE", "S1": "DE"}
 
     before_versions, before_rows = versions(spark, project), snapshot(spark, project)

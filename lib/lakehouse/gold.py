@@ -18,17 +18,17 @@ Two variants share that machinery:
 
 from __future__ import annotations
 
-import contextlib
 import importlib
+import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import reduce
 
 from delta.tables import DeltaTable
-from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructField, StructType
+from pyspark.sql.types import StructType
 
 from lakehouse import delta_io
 from lakehouse.config import Project, Table
@@ -259,26 +259,34 @@ def replace_keys(
 
 
 def nullable(schema: StructType) -> StructType:
-    """The schema without NOT NULL: Delta would enforce it, and an unknown member or a rebuilt
-    key may well hold nulls where the first rows happened not to."""
-    return StructType([StructField(f.name, f.dataType, True, f.metadata) for f in schema.fields])
+    """The schema without NOT NULL, nested types included: Delta would enforce it (and refuses
+    it inside arrays), while an unknown member or a rebuilt key may hold nulls where the first
+    rows happened not to."""
+    text = schema.json()
+    for flag in ("nullable", "containsNull", "valueContainsNull"):
+        text = text.replace(f'"{flag}":false', f'"{flag}":true')
+    return StructType.fromJson(json.loads(text))
 
 
 def create_table(spark: SparkSession, path: str, spec: GoldSpec, schema: StructType) -> None:
     delta_io.ensure_table(spark, path, nullable(schema), spec.partition_by, delta_io.CHANGE_FEED)
 
 
-def ensure_model_table(spark: SparkSession, path: str, spec: GoldSpec, schema: StructType) -> None:
-    """Create the table (so that models reading it can start) and its unknown member."""
+def ensure_model_table(spark: SparkSession, path: str, spec: GoldSpec, schema: StructType) -> bool:
+    """Create the table (so that models reading it can start) with its unknown member; True
+    when the table holds nothing but that yet."""
     if not delta_io.exists(spark, path):
         create_table(spark, path, spec, schema)
+    if delta_io.current_version(spark, path) != 0:
+        return False
     unknown = unknown_member(spark, spec, schema)
-    if unknown is None:
-        return
-    table = spark.read.format("delta").load(path)
-    present = table.join(unknown, on=list(spec.row_key), how="left_semi")
-    if present.isEmpty():
+    if unknown is not None:
         unknown.write.format("delta").mode("append").save(path)
+    return True
+
+
+_registered: set[tuple[int, str, str]] = set()
+_registering = threading.Lock()
 
 
 def register(spark: SparkSession, project: Project, table: Table) -> None:
@@ -286,14 +294,17 @@ def register(spark: SparkSession, project: Project, table: Table) -> None:
     (Hive metastore) spark-sql users find it there in later sessions too."""
     name = f"{table.layer}.{table.name}"
     path = project.table_path(table)
-    with contextlib.suppress(AnalysisException):  # created by a refresh running side by side
+    done = (id(spark.sparkContext), name, path)
+    if done in _registered:
+        return
+    with _registering:  # refreshes side by side would race to create the database
         spark.sql(f"CREATE DATABASE IF NOT EXISTS {table.layer}")
-    if spark.catalog.tableExists(name):
-        location = spark.sql(f"DESCRIBE DETAIL {name}").first()["location"]
-        if location.removeprefix("file:").rstrip("/") == path.removeprefix("file:").rstrip("/"):
-            return
-        spark.sql(f"DROP TABLE {name}")  # an external table: only the name goes
-    spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING delta LOCATION '{path}'")
+        if spark.catalog.tableExists(name):
+            location = spark.sql(f"DESCRIBE DETAIL {name}").first()["location"]
+            if location.removeprefix("file:").rstrip("/") != path.removeprefix("file:").rstrip("/"):
+                spark.sql(f"DROP TABLE {name}")  # an external table: only the name goes
+        spark.sql(f"CREATE TABLE IF NOT EXISTS {name} USING delta LOCATION '{path}'")
+        _registered.add(done)
 
 
 def register_all(spark: SparkSession, project: Project, layer: str = "gold") -> list[str]:
@@ -387,11 +398,14 @@ def refresh(spark: SparkSession, project: Project, table: Table, run_id: str) ->
     path = project.table_path(table)
     # Temp views are per session: a separate one keeps models refreshed side by side apart.
     own = spark.newSession()
-    schema = _model_schema(own, project, spec)
-    if schema is not None:
-        ensure_model_table(own, path, spec, schema)
+    fresh = False
+    if not delta_io.exists(own, path) or delta_io.current_version(own, path) == 0:
+        schema = _model_schema(own, project, spec)
+        fresh = schema is not None and ensure_model_table(own, path, spec, schema)
     if not spec.inputs:
-        changed = rebuild_whole(own, project, table)
+        # Nothing to watch (a calendar): built with the table; drop the table to rebuild it.
+        empty = fresh or own.read.format("delta").load(path).limit(2).count() < 2
+        changed = rebuild_whole(own, project, table) if empty else 0
         register(spark, project, table)
         return RefreshResult(table.ref, keys_changed=changed)
 

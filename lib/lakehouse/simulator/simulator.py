@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from contextlib import contextmanager
 from datetime import date
@@ -141,6 +142,7 @@ class Simulator:
                 for day in days:
                     sources[day][name] = exported[day]
             truths = self.truth.as_of(first, last)
+        shutil.rmtree(self.landing / STAGING_DIR, ignore_errors=True)
         manifests = []
         for day in days:
             truth, late_older = truths[day]

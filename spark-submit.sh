@@ -31,16 +31,29 @@ for opt in "${spark_opts[@]+"${spark_opts[@]}"}"; do
   case "$opt" in --master|--master=*) export LAKEHOUSE_MASTER_FROM_CLI=1 ;; esac
 done
 
-# The library as a zip for --py-files: executors import lakehouse from it.
-mkdir -p "$here/build"
-"$here/.venv/bin/python" - "$here" <<'PY'
-import sys, zipfile
+# The library as a zip for --py-files: executors import lakehouse from it. Named by content
+# and written by rename, so concurrent submits never see a half-written or changed zip.
+lib_zip=$("$here/.venv/bin/python" - "$here" <<'PY'
+import hashlib, os, sys, tempfile, zipfile
 from pathlib import Path
 root = Path(sys.argv[1])
-with zipfile.ZipFile(root / "build" / "lakehouse.zip", "w", zipfile.ZIP_DEFLATED) as z:
-    for f in sorted((root / "lib").rglob("*.py")):
-        z.write(f, f.relative_to(root / "lib"))
+files = sorted((root / "lib").rglob("*.py"))
+digest = hashlib.sha1()
+for f in files:
+    digest.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes())
+target = root / "build" / f"lakehouse-{digest.hexdigest()[:12]}.zip"
+if not target.exists():
+    target.parent.mkdir(exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".lakehouse-", suffix=".zip")
+    with os.fdopen(fd, "wb") as out, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for f in files:
+            # fixed timestamps: the same sources give the same bytes
+            info = zipfile.ZipInfo(str(f.relative_to(root / "lib")), (2020, 1, 1, 0, 0, 0))
+            z.writestr(info, f.read_bytes(), zipfile.ZIP_DEFLATED)
+    os.replace(tmp, target)
+print(target)
 PY
+)
 
 export PYSPARK_PYTHON="${PYSPARK_PYTHON:-$here/.venv/bin/python}"
 export PYSPARK_DRIVER_PYTHON="${PYSPARK_DRIVER_PYTHON:-$here/.venv/bin/python}"
@@ -51,7 +64,7 @@ export PATH="$here/.venv/bin:$PATH"
 jars=$(ls "$here"/.cache/jars/*.jar | paste -sd, -)
 exec "$here/.venv/bin/spark-submit" \
   --jars "$jars" \
-  --py-files "$here/build/lakehouse.zip" \
+  --py-files "$lib_zip" \
   --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension \
   --conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog \
   --conf "spark.driver.extraJavaOptions=-Dlog4j2.configurationFile=file:$here/conf/log4j2.properties" \

@@ -48,7 +48,9 @@ def project(tmp_path, monkeypatch) -> Project:
 
 @pytest.fixture
 def conf_copy(tmp_path) -> Path:
-    """A writable copy of conf/, for tests that break or extend the configuration."""
+    """A writable copy of conf/ (and the expectations/ it refers to), for tests that break or
+    extend the configuration."""
     target = tmp_path / "conf"
     shutil.copytree(REPO / "conf", target)
+    shutil.copytree(REPO / "expectations", tmp_path / "expectations")
     return target

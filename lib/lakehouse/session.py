@@ -44,7 +44,16 @@ def build_session(
     if "delta-spark" not in (launched.get("spark.jars") or ""):
         builder = builder.config("spark.jars", ",".join(delta_jar_paths()))
 
-    conf = {**DELTA_SQL_CONF, **project.settings.spark, **settings.spark, **(overrides or {})}
+    # Database folders (gold's catalog names) go under the warehouse root, never into the
+    # driver's working directory.
+    catalog = {"spark.sql.warehouse.dir": f"{project.root}/_catalog"}
+    conf = {
+        **DELTA_SQL_CONF,
+        **catalog,
+        **project.settings.spark,
+        **settings.spark,
+        **(overrides or {}),
+    }
     for key, value in conf.items():
         builder = builder.config(key, value)
     return builder.getOrCreate()

@@ -113,6 +113,7 @@ def test_same_seed_same_bytes_one_day_at_a_time(spark, landing, tmp_path):
     assert ours == theirs
 
 
+@pytest.mark.slow
 def test_another_seed_gives_other_data(spark, landing, tmp_path):
     Simulator(spark, load_preset("tiny"), landing=tmp_path, seed=SEED + 1).simulate_day(0)
     for name in ("orders", "order_positions", "customers", "pos_sales", "web_events"):

@@ -184,10 +184,14 @@ class Defects:
         return text
 
     def exported_columns(self, day: int) -> list[tuple[str, str]]:
-        """The contract's columns plus any column that has drifted in by this day."""
-        columns = list(self.source.columns)
-        for drift in self.ctx.settings.defects.schema_drift:
-            if drift.source == self.model.name and day >= drift.from_day:
+        """The contract's columns, with a drifting column only from its day on (appended at
+        the end unless the contract already declares it)."""
+        drifts = [d for d in self.ctx.settings.defects.schema_drift if d.source == self.model.name]
+        pending = {d.column for d in drifts if day < d.from_day}
+        columns = [(n, t) for n, t in self.source.columns if n not in pending]
+        declared = {n for n, _ in self.source.columns}
+        for drift in drifts:
+            if day >= drift.from_day and drift.column not in declared:
                 columns.append((drift.column, drift.type))
         return columns
 

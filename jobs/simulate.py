@@ -14,8 +14,9 @@ import sys
 import time
 from pathlib import Path
 
-from lakehouse.simulator import Simulator, load_preset
 from pyspark.sql import SparkSession
+
+from lakehouse.simulator import Simulator, load_preset
 
 
 def _default_landing() -> str | None:

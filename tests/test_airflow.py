@@ -13,8 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from lakehouse.config import load_project
 
+from lakehouse.config import load_project
 from tests.conftest import CONF, REPO
 
 pytestmark = pytest.mark.slow

@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
+
 from lakehouse import pipeline
 from lakehouse.config import load_project
-
 from tests.conftest import CONF
 from tests.test_crash import SELECTION, rows
 from tests.test_pipeline_e2e import day_one

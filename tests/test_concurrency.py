@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from lakehouse.lock import LockBusy, LockOwner, WarehouseLock, lock_path
 
+from lakehouse.lock import LockBusy, LockOwner, WarehouseLock, lock_path
 from tests.test_runner import REPO, small_drop, submit
 
 

@@ -6,9 +6,10 @@ import json
 
 import pytest
 from chispa import assert_df_equality
+from pyspark.sql.types import IntegerType, LongType, StringType, StructField, StructType
+
 from lakehouse import contracts
 from lakehouse.contracts import RESCUED_DATA, Drift, SchemaDriftError
-from pyspark.sql.types import IntegerType, LongType, StringType, StructField, StructType
 
 DECLARED = StructType(
     [

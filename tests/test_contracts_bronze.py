@@ -10,9 +10,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+
 from lakehouse import bronze
 from lakehouse.contracts import RESCUED_DATA, SchemaDriftError
-
 from tests.landing import csv, drop
 
 pytestmark = pytest.mark.slow

@@ -11,9 +11,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from lakehouse import pipeline, runlog
 from lakehouse.config import load_project
-
 from tests.conftest import CONF
 from tests.test_pipeline_e2e import day_one
 from tests.test_runner import REPO

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+
 from lakehouse import erasure, pipeline
 from lakehouse.config.model import ErasureSpec
-
 from tests.landing import csv, drop
 
 CUSTOMERS = "customer_id,first_name,last_name,email,phone,street,postcode,city,country,birth_date,signup_at,updated_at"

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from chispa import assert_df_equality
+
 from lakehouse import gold
 from lakehouse.config.model import Scd2Spec
 from lakehouse.marts.recommendations import recommend

@@ -7,6 +7,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+
 from lakehouse import maintenance
 from lakehouse.config import ConfigError
 from lakehouse.config.loader import build

@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from chispa import assert_df_equality
 from delta.tables import DeltaTable
-from lakehouse import delta_io, gold
 from pyspark.sql import functions as F
 from pyspark.sql.types import _parse_datatype_string
+
+from lakehouse import delta_io, gold
 
 pytestmark = pytest.mark.slow
 

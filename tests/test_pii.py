@@ -30,7 +30,7 @@ def test_key_stays_out_of_plans_and_reprs(spark, capsys):
     out = pii.protect(df, {"email": PiiPolicy("hash")}, KEY, lambda c: c)
     out.explain(extended=True)
     printed = capsys.readouterr().out
-    assert "test-key-not-a-secret" not in printed and "HashKey(***)" == repr(KEY)
+    assert "test-key-not-a-secret" not in printed and repr(KEY) == "HashKey(***)"
     assert KEY.value.hex() not in printed
 
 

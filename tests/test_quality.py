@@ -7,12 +7,12 @@ import shutil
 import pytest
 import yaml
 from chispa import assert_df_equality
+
 from lakehouse import bronze, delta_io, silver
 from lakehouse.config import ConfigError, load_project
 from lakehouse.errors import DataQualityError
 from lakehouse.quality import check, gx_validation
 from lakehouse.quality.suite import Suite, load_suite
-
 from tests.conftest import REPO
 from tests.landing import csv, drop
 

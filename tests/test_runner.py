@@ -9,9 +9,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+
 from lakehouse import pipeline, runlog
 from lakehouse.errors import DataQualityError, is_data_quality_failure
-
 from tests.landing import csv, drop
 from tests.test_pipeline_e2e import ORDERS, POSITIONS
 

@@ -14,9 +14,10 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pyspark.sql import functions as F
+
 from lakehouse.simulator import Simulator, load_preset
 from lakehouse.simulator.contract import load_contract
-from pyspark.sql import functions as F
 
 SEED = 42
 DAYS = 3

@@ -27,8 +27,12 @@ job=$1; shift
 job_file="$here/jobs/$job.py"
 [ -f "$job_file" ] || { echo "spark-submit.sh: no job '$job' (looked for $job_file)" >&2; exit 2; }
 
+driver_memory=(--driver-memory "${LAKEHOUSE_DRIVER_MEMORY:-4g}")  # Spark's 1g is too small for gold
 for opt in "${spark_opts[@]+"${spark_opts[@]}"}"; do
-  case "$opt" in --master|--master=*) export LAKEHOUSE_MASTER_FROM_CLI=1 ;; esac
+  case "$opt" in
+    --master|--master=*) export LAKEHOUSE_MASTER_FROM_CLI=1 ;;
+    --driver-memory|--driver-memory=*) driver_memory=() ;;
+  esac
 done
 
 # The library as a zip for --py-files: executors import lakehouse from it. Named by content
@@ -65,6 +69,7 @@ jars=$(ls "$here"/.cache/jars/*.jar | paste -sd, -)
 exec "$here/.venv/bin/spark-submit" \
   --jars "$jars" \
   --py-files "$lib_zip" \
+  "${driver_memory[@]+"${driver_memory[@]}"}" \
   --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension \
   --conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog \
   --conf "spark.driver.extraJavaOptions=-Dlog4j2.configurationFile=file:$here/conf/log4j2.properties" \

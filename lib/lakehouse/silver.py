@@ -186,6 +186,7 @@ def refresh(spark: SparkSession, project: Project, table: Table, run_id: str) ->
     delta_io.ensure_table(spark, path, schema, spec.partition_by, delta_io.CHANGE_FEED)
     quarantine_path = project.quarantine_path(table)
     delta_io.ensure_table(spark, quarantine_path, store.quarantine_schema(schema))
+    store.ensure_results_table(spark, project.quality_results_path)
     needs_key = any(p.action == "hash" for p in spec.pii.values())
     ctx = BatchContext(
         table=table,

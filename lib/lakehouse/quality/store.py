@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 
 from pyspark.sql import DataFrame, SparkSession
@@ -56,6 +57,16 @@ def append_quarantine(rows: DataFrame, path: str, schema: StructType) -> None:
     ).mode("append").save(path)
 
 
+# Every silver table of a run appends to the one results table, and the runner refreshes
+# tables side by side: two first creations at once would conflict in Delta.
+_RESULTS_TABLE = threading.Lock()
+
+
+def ensure_results_table(spark: SparkSession, path: str) -> None:
+    with _RESULTS_TABLE:
+        delta_io.ensure_table(spark, path, RESULTS_SCHEMA)
+
+
 def append_results(
     spark: SparkSession,
     path: str,
@@ -82,5 +93,4 @@ def append_results(
         )
         for r in results
     ]
-    delta_io.ensure_table(spark, path, RESULTS_SCHEMA)
     spark.createDataFrame(rows, RESULTS_SCHEMA).write.format("delta").mode("append").save(path)

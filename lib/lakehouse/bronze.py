@@ -257,8 +257,7 @@ def ingest(spark: SparkSession, project: Project, table: Table, run_id: str) -> 
         except contracts.SchemaDriftError as exc:
             failure.append(exc)
             raise
-        for drift in filter(None, landed.drifts):
-            log.warning("%s: %s (%s)", table.ref, drift.describe(), source.on_schema_change)
+        _warn_drifts(table.ref, source.on_schema_change, landed.drifts)
         seen["files"] += len(files)
         seen["drifts"] += [d for d in landed.drifts if d]
         if landed.rows is None:
@@ -288,6 +287,18 @@ def ingest(spark: SparkSession, project: Project, table: Table, run_id: str) -> 
         files=seen["files"],
         drifts=tuple(seen["drifts"]),
     )
+
+
+def _warn_drifts(ref: str, policy: str, drifts: list[Drift]) -> None:
+    """One warning per kind of drift, naming the first and last file: a year of backfill
+    must not print a line per file."""
+    by_kind: dict[str, list[str]] = {}
+    for drift in filter(None, drifts):
+        kind = drift.describe().removeprefix(f"{drift.file}: ")
+        by_kind.setdefault(kind, []).append(drift.file)
+    for kind, files in by_kind.items():
+        where = files[0] if len(files) == 1 else f"{len(files)} files, {files[0]} .. {files[-1]}"
+        log.warning("%s: %s: %s (%s)", ref, where, kind, policy)
 
 
 def _path_exists(spark: SparkSession, path: str) -> bool:

@@ -1,0 +1,92 @@
+"""Benchmark the pipeline on simulated data: against the floor (plain Spark writing the same
+files as Delta), against the naive full rebuild, and a day's cost on a history ten times
+smaller. Prints a Markdown table of the ratios and writes it with the JSON figures.
+
+    ./spark-submit.sh bench --positions 1000000,10000000
+    ./spark-submit.sh bench --positions 20000 --days 40 --increments 2   # a quick look
+
+Every figure comes from this one run on this one machine; compare ratios, not seconds.
+"""
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from lakehouse import cli
+from lakehouse.bench import report
+from lakehouse.bench.harness import Bench, Scale
+from lakehouse.bench.probe import MergeScans
+from lakehouse.config import load_project
+from lakehouse.session import build_session
+
+
+def positive_ints(text: str) -> list[int]:
+    values = [int(v.replace("_", "")) for v in text.split(",") if v.strip()]
+    if not values or min(values) < 1:
+        raise ValueError(f"expected positive numbers separated by commas, got {text!r}")
+    return values
+
+
+def main() -> int:
+    p = cli.parser(__doc__)
+    p.add_argument(
+        "--positions",
+        type=positive_ints,
+        default=[1_000_000, 10_000_000],
+        help="order positions over the history, one scale each (default 1000000,10000000)",
+    )
+    p.add_argument("--days", type=int, default=365, help="days of history (default 365)")
+    p.add_argument("--increments", type=int, default=3, help="daily increments timed (default 3)")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path("bench-work"),
+        help="simulated landing areas and warehouses, reused by a later run (default ./bench-work)",
+    )
+    p.add_argument(
+        "--prepare",
+        action="store_true",
+        help="only simulate the landing areas (a later run reuses them), time nothing",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="where results.json and results.md go (default <workdir>/results-<time>)",
+    )
+    args = p.parse_args()
+    try:
+        scales = [
+            Scale(n, history_days=args.days, increments=args.increments, seed=args.seed)
+            for n in args.positions
+        ]
+        for scale in scales:
+            scale.validate()
+    except ValueError as exc:
+        p.error(str(exc))
+
+    project = load_project(args.conf)
+    spark = build_session(
+        project,
+        args.profile,
+        app_name="lakehouse-bench",
+        # Every MERGE of a layer must still be in Spark's SQL store when the layer is done.
+        overrides={"spark.sql.ui.retainedExecutions": str(MergeScans.RETAINED_EXECUTIONS)},
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    bench = Bench(spark, project, args.workdir.resolve(), say=lambda m: print(m, flush=True))
+    if args.prepare:
+        for scale in scales:
+            print(bench.prepare(scale))
+        return 0
+    results = [bench.run_scale(scale) for scale in scales]
+    out = args.out or args.workdir / f"results-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    json_file, md_file = report.write(results, out)
+    print()
+    print(report.markdown(results))
+    print(f"results: {json_file} and {md_file}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,437 @@
+"""One benchmark scale: simulate a year, then time the floor, the full load, daily increments on
+that history and on one ten times smaller, the naive rebuild and silver without expectations.
+
+Every warehouse of a scale lives under ``<workdir>/<positions>/``; the landing area is shared
+by all of them and each pipeline run takes only the days it is given (file names carry the
+day), so every step reads exactly the files it should.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from pyspark.sql import SparkSession
+
+from lakehouse import bronze, pipeline
+from lakehouse.bench.probe import MB, MemorySampler, MergeScan, MergeScans
+from lakehouse.config import Project
+from lakehouse.config.model import LAYERS
+from lakehouse.simulator import Simulator, load_preset
+from lakehouse.simulator.simulator import MANIFEST_DIR
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Scale:
+    """``positions`` order positions over ``history_days`` days; every other system follows
+    from the positions of a day (see ``simulator_overrides``)."""
+
+    positions: int
+    history_days: int = 365
+    increments: int = 3
+    smaller: int = 10  # the small history has 1/smaller of the days
+    seed: int = 42
+    preset: str = "bench"
+
+    @property
+    def positions_per_day(self) -> int:
+        return max(1, round(self.positions / self.history_days))
+
+    @property
+    def history(self) -> tuple[int, ...]:
+        return tuple(range(self.history_days))
+
+    @property
+    def small_history(self) -> tuple[int, ...]:
+        """Day 0 (the initial customer and catalogue exports) and the last 1/smaller of the days:
+        the same recent days the increments' late records go back to."""
+        recent = max(1, self.history_days // self.smaller - 1)
+        return (0, *range(self.history_days - recent, self.history_days))
+
+    @property
+    def increment_days(self) -> tuple[int, ...]:
+        return tuple(range(self.history_days, self.history_days + self.increments))
+
+    def validate(self) -> None:
+        if self.history_days < 2 * self.smaller:
+            raise ValueError(
+                f"history_days must be at least {2 * self.smaller} for a history "
+                f"{self.smaller} times smaller (got {self.history_days})"
+            )
+        if self.increments < 1:
+            raise ValueError("at least one daily increment is needed")
+
+
+def simulator_overrides(scale: Scale) -> dict[str, int]:
+    """Catalogue and customer base grow with the business: stock levels (products x shops per
+    day) stay about as many rows as order positions."""
+    per_day = scale.positions_per_day
+    return {
+        "positions_per_day": per_day,
+        "products": max(50, per_day // 10),
+        "initial_customers": max(100, per_day),
+    }
+
+
+@dataclass
+class Step:
+    name: str
+    history: str  # large | small | - (what the warehouse held before the step)
+    seconds: float
+    rows: int  # rows the step took in: landed rows, or bronze rows for a rebuild
+    layers: dict[str, float] = field(default_factory=dict)
+    tables: dict[str, float] = field(default_factory=dict)
+    heap_peak_mb: float = 0.0  # heap in use, garbage included (bounded by the heap limit)
+    live_heap_mb: float = 0.0  # heap in use after a full collection at the end of the step
+    python_rss_peak_mb: float = 0.0
+    merges: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict:
+        return {**dataclasses.asdict(self), "rows_per_second": round(self.rows_per_second, 1)}
+
+
+@dataclass
+class ScaleResult:
+    scale: Scale
+    simulation: dict
+    steps: list[Step]
+    heap_max_mb: float
+    merge_metrics_complete: bool
+
+    def step(self, name: str) -> Step:
+        return next(s for s in self.steps if s.name == name)
+
+    def steps_named(self, prefix: str) -> list[Step]:
+        return [s for s in self.steps if s.name.startswith(prefix)]
+
+    def as_dict(self) -> dict:
+        return {
+            "scale": dataclasses.asdict(self.scale),
+            "positions_per_day": self.scale.positions_per_day,
+            "simulation": self.simulation,
+            "heap_max_mb": self.heap_max_mb,
+            "merge_metrics_complete": self.merge_metrics_complete,
+            "steps": [s.as_dict() for s in self.steps],
+        }
+
+
+# ---------------------------------------------------------------------------------------------
+# Warehouses
+
+
+def at_root(project: Project, root: Path, landing: Path) -> Project:
+    """The same tables and rules with the warehouse at ``root`` and files from ``landing``."""
+    storage = dataclasses.replace(project.settings.storage, root=str(root), landing=str(landing))
+    return dataclasses.replace(
+        project, settings=dataclasses.replace(project.settings, storage=storage)
+    )
+
+
+def without_expectations(project: Project) -> Project:
+    return dataclasses.replace(project, suites={})
+
+
+def without_gx(project: Project) -> Project:
+    quality = dataclasses.replace(project.settings.quality, great_expectations=False)
+    return dataclasses.replace(
+        project, settings=dataclasses.replace(project.settings, quality=quality)
+    )
+
+
+def share_bronze(source_root: Path, target_root: Path) -> None:
+    """A warehouse that reads another's bronze (and its hashing key) for a rebuild from
+    scratch; its own silver, gold and checkpoints start empty."""
+    if target_root.exists():
+        shutil.rmtree(target_root)
+    target_root.mkdir(parents=True)
+    for name in ("bronze", "_secrets"):
+        if (source_root / name).exists():
+            (target_root / name).symlink_to(source_root / name, target_is_directory=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# The run
+
+
+class Bench:
+    def __init__(self, spark: SparkSession, project: Project, workdir: Path, say: Say = print):
+        if "://" in str(workdir):
+            raise ValueError(f"the bench runs on a local folder, not {workdir}")
+        self.spark = spark
+        self.project = project
+        self.workdir = workdir
+        self.say = say
+        self._scans: MergeScans | None = None
+        self._paused = 0.0  # seconds of the current step spent reading metrics
+
+    def home(self, scale: Scale) -> Path:
+        return self.workdir / f"positions-{scale.positions}"
+
+    def prepare(self, scale: Scale) -> dict:
+        """Simulate the scale's landing area only; ``run_scale`` reuses it."""
+        scale.validate()
+        summary = self.simulate(scale, self.home(scale) / "landing")
+        summary.pop("calendar")
+        return summary
+
+    def run_scale(self, scale: Scale, keep_landing: bool = True) -> ScaleResult:
+        scale.validate()
+        home = self.home(scale)
+        landing = home / "landing"
+        for old in home.glob("*"):  # warehouses from an earlier run; the landing is reused
+            if old != landing:
+                shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
+        simulation = self.simulate(scale, landing)
+        manifests = _manifests(landing)
+        calendar = simulation.pop("calendar")
+        day_names = {d: calendar[d] for d in range(len(calendar))}
+
+        steps: list[Step] = []
+        with MemorySampler(self.spark) as memory:
+            large = at_root(self.project, home / "large", landing)
+
+            self._scans = MergeScans(self.spark, _table_names(large, home))
+
+            def measure(name: str, history: str, rows: int, body: Callable[[Step], None]) -> Step:
+                self.say(f"[{scale.positions:,}] {name} ...")
+                step = Step(name, history, 0.0, rows)
+                memory.restart()
+                self._paused = 0.0
+                started = time.monotonic()
+                body(step)
+                step.seconds = round(time.monotonic() - started - self._paused, 2)
+                heap, rss = memory.peaks()
+                step.heap_peak_mb, step.python_rss_peak_mb = round(heap / MB), round(rss / MB)
+                step.live_heap_mb = round(memory.live_heap() / MB)
+                self.say(
+                    f"[{scale.positions:,}] {name}: {step.seconds:.1f}s, {rows:,} rows, "
+                    f"live heap {step.live_heap_mb:.0f} MB, Python RSS {step.python_rss_peak_mb:.0f} MB"
+                )
+                steps.append(step)
+                return step
+
+            history = [day_names[d] for d in scale.history]
+            landed = _landed_rows(manifests, history)
+            measure("floor", "-", landed, lambda s: self.floor(s, large, history, home / "floor"))
+            measure("full_load", "-", landed, lambda s: self.layers(s, large, history))
+            for day in scale.increment_days:
+                rows = _landed_rows(manifests, [day_names[day]])
+                measure(
+                    f"increment {day_names[day]}",
+                    "large",
+                    rows,
+                    lambda s, d=day_names[day]: self.layers(s, large, [d]),
+                )
+
+            bronze_rows = _bronze_rows(self.spark, large)
+            naive = at_root(self.project, home / "naive", landing)
+            share_bronze(home / "large", home / "naive")
+            measure(
+                "naive_rebuild",
+                "large",
+                bronze_rows,
+                lambda s: self.layers(s, naive, None, ("silver", "gold")),
+            )
+            plain = without_expectations(at_root(self.project, home / "plain", landing))
+            share_bronze(home / "large", home / "plain")
+            measure(
+                "silver_no_expectations",
+                "large",
+                bronze_rows,
+                lambda s: self.layers(s, plain, None, ("silver",)),
+            )
+            if self.project.settings.quality.great_expectations:
+                checks = without_gx(at_root(self.project, home / "checks", landing))
+                share_bronze(home / "large", home / "checks")
+                measure(
+                    "silver_spark_checks_only",
+                    "large",
+                    bronze_rows,
+                    lambda s: self.layers(s, checks, None, ("silver",)),
+                )
+
+            small = at_root(self.project, home / "small", landing)
+            small_history = [day_names[d] for d in scale.small_history]
+            measure(
+                "full_load_small",
+                "-",
+                _landed_rows(manifests, small_history),
+                lambda s: self.layers(s, small, small_history),
+            )
+            for day in scale.increment_days:
+                rows = _landed_rows(manifests, [day_names[day]])
+                measure(
+                    f"increment {day_names[day]}",
+                    "small",
+                    rows,
+                    lambda s, d=day_names[day]: self.layers(s, small, [d]),
+                )
+            heap_max = memory.heap_max
+        if not keep_landing:
+            shutil.rmtree(landing, ignore_errors=True)
+        return ScaleResult(scale, simulation, steps, round(heap_max / MB), self._scans.complete)
+
+    # --- the data -----------------------------------------------------------------------------
+
+    def simulate(self, scale: Scale, landing: Path) -> dict:
+        """Write every day the scale needs, unless a previous run left it (same seed and
+        settings give the same bytes). Days are written in chunks so that no chunk holds
+        more than about 300,000 positions on the driver."""
+        settings = load_preset(scale.preset, **simulator_overrides(scale))
+        simulator = Simulator(self.spark, settings, landing=landing, seed=scale.seed)
+        stamp = landing / "_bench.json"
+        wanted = {
+            "settings": simulator_overrides(scale),
+            "seed": scale.seed,
+            "preset": scale.preset,
+        }
+        if stamp.exists() and json.loads(stamp.read_text()) != wanted:
+            shutil.rmtree(landing)  # another scale or seed: start over
+        days = scale.history_days + scale.increments
+        chunk = max(1, 300_000 // scale.positions_per_day)
+        started, simulated = time.monotonic(), 0
+        day = 0
+        while day < days:
+            last = min(days, day + chunk) - 1
+            missing = [
+                d
+                for d in range(day, last + 1)
+                if not (landing / MANIFEST_DIR / f"{simulator.calendar.iso(d)}.json").exists()
+            ]
+            if missing:
+                simulator.simulate_range(missing[0], missing[-1])
+                simulated += len(missing)
+                self.say(
+                    f"[{scale.positions:,}] simulated days {missing[0]}..{missing[-1]} of {days}"
+                )
+            day = last + 1
+        landing.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(json.dumps(wanted))
+        manifests = _manifests(landing)
+        files = [f for m in manifests.values() for s in m["sources"].values() for f in s["files"]]
+        return {
+            "days": days,
+            "days_simulated_now": simulated,
+            "seconds": round(time.monotonic() - started, 1),
+            "files": len(files),
+            "bytes": sum(f["bytes"] for f in files),
+            "rows": sum(f["rows"] for f in files),
+            "order_positions": sum(
+                m["sources"]["order_positions"]["rows"]
+                for d, m in manifests.items()
+                if d in {simulator.calendar.iso(i) for i in range(scale.history_days)}
+            ),
+            "calendar": [simulator.calendar.iso(d) for d in range(days)],
+        }
+
+    # --- the steps ----------------------------------------------------------------------------
+
+    def floor(self, step: Step, project: Project, days: list[str], target: Path) -> None:
+        """Plain Spark: each source's landed files of ``days``, read with their declared
+        schema and written once as Delta. No lineage, contracts, dedup or checkpoints."""
+        shutil.rmtree(target, ignore_errors=True)
+        for table in project.in_dependency_order():
+            if table.layer != "bronze":
+                continue
+            files = landed_files(Path(project.landing_path(table)), days)
+            if not files:
+                continue
+            t0 = time.monotonic()
+            source = table.spec.source
+            (
+                self.spark.read.format(source.format)
+                .schema(bronze.source_schema(source))
+                .options(**bronze.reader_options(source))
+                .load(files)
+                .write.format("delta")
+                .save(str(target / table.name))
+            )
+            step.tables[table.ref] = round(time.monotonic() - t0, 2)
+        step.layers["bronze"] = round(sum(step.tables.values()), 2)
+
+    def layers(
+        self,
+        step: Step,
+        project: Project,
+        days: Iterable[str] | None,
+        layers: tuple[str, ...] = LAYERS,
+    ) -> None:
+        """The pipeline a layer at a time (so each layer has its own figure), bronze taking
+        only the files of ``days``."""
+        chosen = tuple(date.fromisoformat(d) for d in days) if days is not None else ()
+        for layer in layers:
+            tables = pipeline.select(project, pipeline.Selection(layers=(layer,), days=chosen))
+            t0 = time.monotonic()
+            reports = pipeline.run(self.spark, project, f"bench-{step.name}", tables=tables)
+            step.layers[layer] = round(time.monotonic() - t0, 2)
+            step.tables.update({r.ref: round(r.seconds, 2) for r in reports})
+            self._collect_merges(step)
+
+    def _collect_merges(self, step: Step) -> None:
+        """Add the layer's MERGE scans to the step, off the step's clock. Read after each
+        layer, while Spark still holds every execution of it."""
+        t0 = time.monotonic()
+        for table, scan in self._scans.take().items():
+            numbers = step.merges.setdefault(table, dict.fromkeys(_scan_numbers(scan), 0))
+            for name, value in _scan_numbers(scan).items():
+                numbers[name] += value
+        self._paused += time.monotonic() - t0
+
+
+# ---------------------------------------------------------------------------------------------
+
+
+def landed_files(folder: Path, days: Iterable[str]) -> list[str]:
+    """The files of a source landed for ``days``: names carry the day; names starting with
+    ``.`` or ``_`` are unfinished or not data, as Spark itself treats them."""
+    wanted = set(days)
+    if not folder.is_dir():
+        return []
+    return sorted(
+        str(f)
+        for f in folder.rglob("*")
+        if f.is_file() and not f.name.startswith((".", "_")) and any(d in f.name for d in wanted)
+    )
+
+
+def _manifests(landing: Path) -> dict[str, dict]:
+    return {
+        f.stem: json.loads(f.read_text()) for f in sorted((landing / MANIFEST_DIR).glob("*.json"))
+    }
+
+
+def _landed_rows(manifests: dict[str, dict], days: Iterable[str]) -> int:
+    return sum(s["rows"] for d in days for s in manifests[d]["sources"].values())
+
+
+def _bronze_rows(spark: SparkSession, project: Project) -> int:
+    return sum(
+        spark.read.format("delta").load(project.table_path(t)).count()
+        for t in project.tables.values()
+        if t.layer == "bronze"
+    )
+
+
+def _table_names(project: Project, home: Path) -> dict[str, str]:
+    """Table path -> ``layer.name`` for every warehouse of the scale."""
+    names = {}
+    for root in ("large", "small", "naive", "plain", "checks"):
+        for table in project.tables.values():
+            names[f"{home / root}/{table.layer}/{table.name}"] = table.ref
+    return names
+
+
+def _scan_numbers(scan: MergeScan) -> dict[str, int]:
+    return {"merges": scan.merges, **scan.numbers}

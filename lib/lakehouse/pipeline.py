@@ -201,12 +201,22 @@ class PipelineFailed(RuntimeError):
 Event = dict[str, Any]
 
 
-def _metrics(spark: SparkSession, path: str, after: int | None) -> dict[str, int]:
-    """Rows written, updated and deleted by the commits after version ``after``, from Delta's
-    own operation metrics."""
-    history = DeltaTable.forPath(spark, path).history()
-    if after is not None:
-        history = history.where(f"version > {after}")
+def _commits_since(spark: SparkSession, path: str, after: int | None) -> tuple[int, dict[str, int]]:
+    """The table's version now, and the rows written, updated and deleted by the commits after
+    version ``after``, from Delta's own operation metrics.
+
+    Reads only the newest commits: the history keeps every commit of the log retention
+    (30 days by default), and reading all of it after every table would make each daily
+    run pay for the warehouse's age.
+    """
+    table = DeltaTable.forPath(spark, path)
+    limit = 20
+    oldest_needed = 0 if after is None else after + 1
+    while True:
+        commits = table.history(limit).select("version", "operation", "operationMetrics").collect()
+        if len(commits) < limit or commits[-1]["version"] <= oldest_needed:
+            break
+        limit *= 4
     totals = {"read": 0, "written": 0, "updated": 0, "deleted": 0}
     names = {
         "read": ("numSourceRows",),
@@ -214,13 +224,15 @@ def _metrics(spark: SparkSession, path: str, after: int | None) -> dict[str, int
         "updated": ("numTargetRowsUpdated",),
         "deleted": ("numTargetRowsDeleted", "numDeletedRows"),
     }
-    for commit in history.select("operation", "operationMetrics").collect():
+    for commit in commits:
+        if after is not None and commit["version"] <= after:
+            continue
         metrics = commit["operationMetrics"] or {}
         if commit["operation"] == "MERGE":
             metrics = {k: v for k, v in metrics.items() if k != "numOutputRows"}
         for total, keys in names.items():
             totals[total] += sum(int(metrics.get(k, 0) or 0) for k in keys)
-    return totals
+    return commits[0]["version"], totals
 
 
 def _detail_count(detail: object, *names: str) -> int | None:
@@ -237,12 +249,12 @@ def refresh_table(spark: SparkSession, project: Project, table: Table, run_id: s
     before = delta_io.current_version(spark, path)
     detail = REFRESH_BY_LAYER[table.layer](spark, project, table, run_id)
     exists = delta_io.exists(spark, path)
-    metrics = _metrics(spark, path, before) if exists else {}
+    version, metrics = _commits_since(spark, path, before) if exists else (None, {})
     return TableReport(
         layer=table.layer,
         table=table.name,
         rows=spark.read.format("delta").load(path).count() if exists else 0,
-        version=delta_io.current_version(spark, path) if exists else None,
+        version=version,
         seconds=time.monotonic() - started,
         detail=detail,
         # Bronze reads what it appends; further up, what the stream took in from the upstream

@@ -175,8 +175,19 @@ class MergeScans:
             text = values.get(accumulator)
             if text is not None and not text.isEmpty():
                 numbers[name] = _number(text.get())
-        table = self._table_name.get(path.rstrip("/"), path)
+        table = self._name(path.rstrip("/"))
         scans.setdefault(table, MergeScan(table)).add(numbers)
+
+    def _name(self, path: str) -> str:
+        """The table at ``path``; Delta prints a long path as "... " and its last characters."""
+        if path in self._table_name:
+            return self._table_name[path]
+        if path.startswith("... "):
+            tail = path[4:]
+            found = [name for p, name in self._table_name.items() if p.endswith(tail)]
+            if len(found) == 1:
+                return found[0]
+        return path
 
 
 def _number(text: str) -> int:

@@ -74,16 +74,29 @@ def main() -> int:
         overrides={"spark.sql.ui.retainedExecutions": str(MergeScans.RETAINED_EXECUTIONS)},
     )
     spark.sparkContext.setLogLevel("ERROR")
-    bench = Bench(spark, project, args.workdir.resolve(), say=lambda m: print(m, flush=True))
+    out = args.out or args.workdir / f"results-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
+    done: list = []
+
+    def save(current) -> None:  # after every step, so a run that stops keeps its figures
+        report.write([*done, current], out)
+
+    say = lambda m: print(m, flush=True)  # noqa: E731
+    bench = Bench(spark, project, args.workdir.resolve(), say=say, on_step=save)
     if args.prepare:
         for scale in scales:
             print(bench.prepare(scale))
         return 0
-    results = [bench.run_scale(scale) for scale in scales]
-    out = args.out or args.workdir / f"results-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
-    json_file, md_file = report.write(results, out)
+    for scale in scales:
+        try:
+            done.append(bench.run_scale(scale))
+        except Exception as exc:
+            first = "\n".join(str(exc).splitlines()[:3])
+            print(f"bench stopped at {scale.positions:,} positions: {first}", file=sys.stderr)
+            print(f"what was measured: {out}/results.json and results.md", file=sys.stderr)
+            return 1
+    json_file, md_file = report.write(done, out)
     print()
-    print(report.markdown(results))
+    print(report.markdown(done))
     print(f"results: {json_file} and {md_file}")
     return 0
 

@@ -10,7 +10,7 @@ import pytest
 
 from lakehouse import pipeline
 from lakehouse.bench import report
-from lakehouse.bench.harness import Bench, Scale, landed_files
+from lakehouse.bench.harness import Bench, Scale, ScaleResult, Step, landed_files
 
 # The inventory chain: three sources, an SCD2 dimension and a date-partitioned fact, so
 # appends, MERGEs with and without partitions and the change feed all run, in a tenth of the
@@ -41,6 +41,7 @@ def test_bench_runs_every_step_at_tiny_scale(spark, project, tmp_path):
     assert len(manifests) == 21
     history, day = sorted(manifests)[:20], sorted(manifests)[20]
 
+    assert result.error is None
     names = [(s.name, s.history) for s in result.steps]
     assert names == [
         ("floor", "-"),
@@ -103,3 +104,27 @@ def test_bench_runs_every_step_at_tiny_scale(spark, project, tmp_path):
     for t in verdicts:
         assert t.name in table
     assert "| floor | - |" in table
+
+
+def test_a_run_that_stopped_reports_its_steps_and_why(tmp_path):
+    steps = [
+        Step("floor", "-", 10.0, 1000, layers={"bronze": 10.0}),
+        Step("full_load", "-", 25.0, 1000, layers={"bronze": 5.0, "silver": 8.0, "gold": 12.0}),
+    ]
+    result = ScaleResult(
+        Scale(positions=1000, history_days=20),
+        {"files": 3, "bytes": 10, "rows": 1000, "days": 21, "seconds": 1.0},
+        steps,
+        4096,
+        error="increment 2026-03-21 (large): boom",
+    )
+    assert report.targets(result) == []  # no ratio from a half-run
+    json_file, md_file = report.write([result], tmp_path)
+    data = json.loads(json_file.read_text())["scales"][0]
+    assert data["error"].endswith("boom") and [s["name"] for s in data["steps"]] == [
+        "floor",
+        "full_load",
+    ]
+    text = md_file.read_text()
+    assert "| full_load | - | 1,000 | 25 | 40 | 5 | 8 | 12 |" in text
+    assert "**The run stopped**: increment 2026-03-21 (large): boom" in text

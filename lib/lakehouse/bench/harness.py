@@ -108,7 +108,8 @@ class ScaleResult:
     simulation: dict
     steps: list[Step]
     heap_max_mb: float
-    merge_metrics_complete: bool
+    merge_metrics_complete: bool = True
+    error: str | None = None  # the step that failed and why; the steps before it stand
 
     def step(self, name: str) -> Step:
         return next(s for s in self.steps if s.name == name)
@@ -123,6 +124,7 @@ class ScaleResult:
             "simulation": self.simulation,
             "heap_max_mb": self.heap_max_mb,
             "merge_metrics_complete": self.merge_metrics_complete,
+            "error": self.error,
             "steps": [s.as_dict() for s in self.steps],
         }
 
@@ -166,13 +168,21 @@ def share_bronze(source_root: Path, target_root: Path) -> None:
 
 
 class Bench:
-    def __init__(self, spark: SparkSession, project: Project, workdir: Path, say: Say = print):
+    def __init__(
+        self,
+        spark: SparkSession,
+        project: Project,
+        workdir: Path,
+        say: Say = print,
+        on_step: Callable[[ScaleResult], None] | None = None,
+    ):
         if "://" in str(workdir):
             raise ValueError(f"the bench runs on a local folder, not {workdir}")
         self.spark = spark
         self.project = project
         self.workdir = workdir
         self.say = say
+        self.on_step = on_step or (lambda result: None)  # e.g. write what is measured so far
         self._scans: MergeScans | None = None
         self._paused = 0.0  # seconds of the current step spent reading metrics
 
@@ -198,8 +208,9 @@ class Bench:
         calendar = simulation.pop("calendar")
         day_names = {d: calendar[d] for d in range(len(calendar))}
 
-        steps: list[Step] = []
+        result = ScaleResult(scale, simulation, [], 0)
         with MemorySampler(self.spark) as memory:
+            result.heap_max_mb = round(memory.heap_max / MB)
             large = at_root(self.project, home / "large", landing)
 
             self._scans = MergeScans(self.spark, _table_names(large, home))
@@ -210,7 +221,13 @@ class Bench:
                 memory.restart()
                 self._paused = 0.0
                 started = time.monotonic()
-                body(step)
+                try:
+                    body(step)
+                except Exception as exc:
+                    result.error = f"{name} ({history}): {type(exc).__name__}: {exc}"[:4000]
+                    result.merge_metrics_complete = self._scans.complete
+                    self.on_step(result)
+                    raise
                 step.seconds = round(time.monotonic() - started - self._paused, 2)
                 heap, rss = memory.peaks()
                 step.heap_peak_mb, step.python_rss_peak_mb = round(heap / MB), round(rss / MB)
@@ -219,48 +236,37 @@ class Bench:
                     f"[{scale.positions:,}] {name}: {step.seconds:.1f}s, {rows:,} rows, "
                     f"live heap {step.live_heap_mb:.0f} MB, Python RSS {step.python_rss_peak_mb:.0f} MB"
                 )
-                steps.append(step)
+                result.steps.append(step)
+                result.merge_metrics_complete = self._scans.complete
+                self.on_step(result)
                 return step
+
+            def increments(warehouse: Project, history: str) -> None:
+                for day in (day_names[d] for d in scale.increment_days):
+                    rows = _landed_rows(manifests, [day])
+                    body = lambda s, d=day: self.layers(s, warehouse, [d])  # noqa: E731
+                    measure(f"increment {day}", history, rows, body)
 
             history = [day_names[d] for d in scale.history]
             landed = _landed_rows(manifests, history)
             measure("floor", "-", landed, lambda s: self.floor(s, large, history, home / "floor"))
             measure("full_load", "-", landed, lambda s: self.layers(s, large, history))
-            for day in scale.increment_days:
-                rows = _landed_rows(manifests, [day_names[day]])
-                measure(
-                    f"increment {day_names[day]}",
-                    "large",
-                    rows,
-                    lambda s, d=day_names[day]: self.layers(s, large, [d]),
-                )
+            increments(large, "large")
 
+            # Rebuilds from scratch over the large warehouse's bronze, each in a warehouse of
+            # its own: (step, warehouse, layers, project variant).
             bronze_rows = _bronze_rows(self.spark, large)
-            naive = at_root(self.project, home / "naive", landing)
-            share_bronze(home / "large", home / "naive")
-            measure(
-                "naive_rebuild",
-                "large",
-                bronze_rows,
-                lambda s: self.layers(s, naive, None, ("silver", "gold")),
-            )
-            plain = without_expectations(at_root(self.project, home / "plain", landing))
-            share_bronze(home / "large", home / "plain")
-            measure(
-                "silver_no_expectations",
-                "large",
-                bronze_rows,
-                lambda s: self.layers(s, plain, None, ("silver",)),
-            )
+            rebuilds = [
+                ("naive_rebuild", "naive", ("silver", "gold"), lambda p: p),
+                ("silver_no_expectations", "plain", ("silver",), without_expectations),
+            ]
             if self.project.settings.quality.great_expectations:
-                checks = without_gx(at_root(self.project, home / "checks", landing))
-                share_bronze(home / "large", home / "checks")
-                measure(
-                    "silver_spark_checks_only",
-                    "large",
-                    bronze_rows,
-                    lambda s: self.layers(s, checks, None, ("silver",)),
-                )
+                rebuilds.append(("silver_spark_checks_only", "checks", ("silver",), without_gx))
+            for name, folder, layers, variant in rebuilds:
+                warehouse = variant(at_root(self.project, home / folder, landing))
+                share_bronze(home / "large", home / folder)
+                body = lambda s, w=warehouse, ls=layers: self.layers(s, w, None, ls)  # noqa: E731
+                measure(name, "large", bronze_rows, body)
 
             small = at_root(self.project, home / "small", landing)
             small_history = [day_names[d] for d in scale.small_history]
@@ -270,18 +276,10 @@ class Bench:
                 _landed_rows(manifests, small_history),
                 lambda s: self.layers(s, small, small_history),
             )
-            for day in scale.increment_days:
-                rows = _landed_rows(manifests, [day_names[day]])
-                measure(
-                    f"increment {day_names[day]}",
-                    "small",
-                    rows,
-                    lambda s, d=day_names[day]: self.layers(s, small, [d]),
-                )
-            heap_max = memory.heap_max
+            increments(small, "small")
         if not keep_landing:
             shutil.rmtree(landing, ignore_errors=True)
-        return ScaleResult(scale, simulation, steps, round(heap_max / MB), self._scans.complete)
+        return result
 
     # --- the data -----------------------------------------------------------------------------
 

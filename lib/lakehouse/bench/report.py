@@ -46,6 +46,13 @@ def _median_seconds(steps: list[Step]) -> float:
 
 
 def targets(result: ScaleResult) -> list[Target]:
+    """The ratios of a scale; none until every step they need has run (a run that stopped
+    early still reports its steps)."""
+    names = {s.name for s in result.steps}
+    needed = {"floor", "full_load", "naive_rebuild", "silver_no_expectations"}
+    histories = {s.history for s in result.steps if s.name.startswith("increment")}
+    if not needed <= names or histories != {"large", "small"}:
+        return []
     floor, full = result.step("floor"), result.step("full_load")
     large = [s for s in result.steps_named("increment") if s.history == "large"]
     small = [s for s in result.steps_named("increment") if s.history == "small"]
@@ -194,6 +201,8 @@ def markdown(results: list[ScaleResult]) -> str:
                 f"| {t.name} | {'' if t.measured is None else t.measured} | {t.goal} "
                 f"| {_verdict(t)} | {t.detail} |"
             )
+        if r.error:
+            lines += ["", f"**The run stopped**: {r.error.splitlines()[0]}"]
         if not r.merge_metrics_complete:
             lines += [
                 "",

@@ -123,8 +123,8 @@ class MergeScans:
     stopped, so it costs the step nothing.
     """
 
-    # A layer of 34 tables makes a few hundred executions; each kept one costs heap (its
-    # plan text and graph), and that heap is part of what the bench measures.
+    # A layer makes a few hundred executions (18 gold models at most); each kept one costs
+    # heap (its plan text and graph), and that heap is part of what the bench measures.
     RETAINED_EXECUTIONS = 3_000
 
     def __init__(self, spark: SparkSession, table_name: dict[str, str]):

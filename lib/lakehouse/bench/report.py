@@ -4,6 +4,7 @@ as a Markdown table."""
 from __future__ import annotations
 
 import json
+import os
 import platform
 import statistics
 from dataclasses import dataclass
@@ -147,8 +148,6 @@ def as_json(results: list[ScaleResult]) -> dict:
 
 
 def _cpus() -> int:
-    import os
-
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 0
 
 

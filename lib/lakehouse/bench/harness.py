@@ -196,7 +196,7 @@ class Bench:
         summary.pop("calendar")
         return summary
 
-    def run_scale(self, scale: Scale, keep_landing: bool = True) -> ScaleResult:
+    def run_scale(self, scale: Scale) -> ScaleResult:
         scale.validate()
         home = self.home(scale)
         landing = home / "landing"
@@ -213,7 +213,7 @@ class Bench:
             result.heap_max_mb = round(memory.heap_max / MB)
             large = at_root(self.project, home / "large", landing)
 
-            self._scans = MergeScans(self.spark, _table_names(large, home))
+            self._scans = MergeScans(self.spark, set(self.project.tables))
 
             def measure(name: str, history: str, rows: int, body: Callable[[Step], None]) -> Step:
                 self.say(f"[{scale.positions:,}] {name} ...")
@@ -277,8 +277,6 @@ class Bench:
                 lambda s: self.layers(s, small, small_history),
             )
             increments(small, "small")
-        if not keep_landing:
-            shutil.rmtree(landing, ignore_errors=True)
         return result
 
     # --- the data -----------------------------------------------------------------------------
@@ -319,6 +317,8 @@ class Bench:
         stamp.write_text(json.dumps(wanted))
         manifests = _manifests(landing)
         files = [f for m in manifests.values() for s in m["sources"].values() for f in s["files"]]
+        calendar = [simulator.calendar.iso(d) for d in range(days)]
+        history = set(calendar[: scale.history_days])
         return {
             "days": days,
             "days_simulated_now": simulated,
@@ -329,9 +329,9 @@ class Bench:
             "order_positions": sum(
                 m["sources"]["order_positions"]["rows"]
                 for d, m in manifests.items()
-                if d in {simulator.calendar.iso(i) for i in range(scale.history_days)}
+                if d in history
             ),
-            "calendar": [simulator.calendar.iso(d) for d in range(days)],
+            "calendar": calendar,
         }
 
     # --- the steps ----------------------------------------------------------------------------
@@ -420,15 +420,6 @@ def _bronze_rows(spark: SparkSession, project: Project) -> int:
         for t in project.tables.values()
         if t.layer == "bronze"
     )
-
-
-def _table_names(project: Project, home: Path) -> dict[str, str]:
-    """Table path -> ``layer.name`` for every warehouse of the scale."""
-    names = {}
-    for root in ("large", "small", "naive", "plain", "checks"):
-        for table in project.tables.values():
-            names[f"{home / root}/{table.layer}/{table.name}"] = table.ref
-    return names
 
 
 def _scan_numbers(scan: MergeScan) -> dict[str, int]:

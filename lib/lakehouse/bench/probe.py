@@ -127,10 +127,10 @@ class MergeScans:
     # heap (its plan text and graph), and that heap is part of what the bench measures.
     RETAINED_EXECUTIONS = 3_000
 
-    def __init__(self, spark: SparkSession, table_name: dict[str, str]):
+    def __init__(self, spark: SparkSession, tables: set[str]):
         self._sc = spark.sparkContext._jsc.sc()
         self._store = spark._jsparkSession.sharedState().statusStore()
-        self._table_name = table_name  # table path -> the name to report it under
+        self._tables = tables  # the refs ("silver.orders") a target path is reported as
         self._last_id = self._newest_id()
         self.complete = True  # False once Spark dropped executions before they were read
 
@@ -181,15 +181,10 @@ class MergeScans:
         scans.setdefault(table, MergeScan(table)).add(numbers)
 
     def _name(self, path: str) -> str:
-        """The table at ``path``; Delta prints a long path as "... " and its last characters."""
-        if path in self._table_name:
-            return self._table_name[path]
-        if path.startswith("... "):
-            tail = path[4:]
-            found = [name for p, name in self._table_name.items() if p.endswith(tail)]
-            if len(found) == 1:
-                return found[0]
-        return path
+        """``layer.name`` of a table at ``<root>/<layer>/<name>``, whichever warehouse it is
+        in; Delta prints a long path as "... " and its last characters, which still end so."""
+        ref = ".".join(path.split("/")[-2:])
+        return ref if ref in self._tables else path
 
 
 def _number(text: str) -> int:

@@ -15,7 +15,6 @@ from pathlib import Path
 from lakehouse import cli
 from lakehouse.bench import report
 from lakehouse.bench.harness import Bench, Scale
-from lakehouse.bench.probe import MergeScans
 from lakehouse.config import load_project
 from lakehouse.session import build_session
 
@@ -66,13 +65,7 @@ def main() -> int:
         p.error(str(exc))
 
     project = load_project(args.conf)
-    spark = build_session(
-        project,
-        args.profile,
-        app_name="lakehouse-bench",
-        # Every MERGE of a layer must still be in Spark's SQL store when the layer is done.
-        overrides={"spark.sql.ui.retainedExecutions": str(MergeScans.RETAINED_EXECUTIONS)},
-    )
+    spark = build_session(project, args.profile, app_name="lakehouse-bench")
     spark.sparkContext.setLogLevel("ERROR")
     out = args.out or args.workdir / f"results-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     done: list = []

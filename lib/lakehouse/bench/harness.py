@@ -218,6 +218,7 @@ class Bench:
             def measure(name: str, history: str, rows: int, body: Callable[[Step], None]) -> Step:
                 self.say(f"[{scale.positions:,}] {name} ...")
                 step = Step(name, history, 0.0, rows)
+                self.fresh_caches()
                 memory.restart()
                 self._paused = 0.0
                 started = time.monotonic()
@@ -372,14 +373,27 @@ class Bench:
         for layer in layers:
             tables = pipeline.select(project, pipeline.Selection(layers=(layer,), days=chosen))
             t0 = time.monotonic()
-            reports = pipeline.run(self.spark, project, f"bench-{step.name}", tables=tables)
+            reports = pipeline.run(
+                self.spark,
+                project,
+                f"bench-{step.name}",
+                tables=tables,
+                on_table=lambda report: self._collect_merges(step),
+            )
             step.layers[layer] = round(time.monotonic() - t0, 2)
             step.tables.update({r.ref: round(r.seconds, 2) for r in reports})
             self._collect_merges(step)
 
+    def fresh_caches(self) -> None:
+        """Start a step with the caches of a new run: each step is its own run in
+        production (one spark-submit each), and Delta would otherwise keep the snapshots
+        of every warehouse the earlier steps touched."""
+        self.spark.catalog.clearCache()
+        self.spark.sparkContext._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()
+
     def _collect_merges(self, step: Step) -> None:
-        """Add the layer's MERGE scans to the step, off the step's clock. Read after each
-        layer, while Spark still holds every execution of it."""
+        """Add the MERGE scans finished so far to the step, off the step's clock. Read as
+        each table ends (and after each layer), while Spark still holds the executions."""
         t0 = time.monotonic()
         for table, scan in self._scans.take().items():
             numbers = step.merges.setdefault(table, dict.fromkeys(_scan_numbers(scan), 0))

@@ -10,7 +10,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.simulator import render
-from lakehouse.simulator.model import Context, SourceModel, day_rows, per_day
+from lakehouse.simulator.model import Context, SourceModel, day_rows, last_at_most, per_day
 from lakehouse.simulator.orders import DAY, epoch, order_time
 from lakehouse.simulator.rng import between
 
@@ -19,11 +19,7 @@ BIRTH_DAYS = (-7305, 13878)  # 1950-01-01 .. 2007-12-31 as days since 1970
 
 def created_day(ctx: Context, cidx: Column, last: int) -> Column:
     """The day a customer signed up (-1: before the simulation) from the running counts."""
-    cal = ctx.calendar
-    day = F.lit(-1)
-    for d in range(0, last + 1):
-        day = F.when(cidx >= cal.customers_before(d), F.lit(d)).otherwise(day)
-    return day
+    return last_at_most([ctx.calendar.customers_before(d) for d in range(last + 1)], cidx)
 
 
 def signup_time(ctx: Context, cidx: Column, last: int) -> Column:

@@ -83,11 +83,16 @@ def day_rows(ctx: Context, first: int, last: int, count: Callable[[int], int]) -
     for c in counts:
         starts.append(running)
         running += c
-    day = F.lit(days[0])
-    for d, start in zip(days[1:], starts[1:], strict=True):
-        day = F.when(F.col("id") >= start, F.lit(d)).otherwise(day)
+    day = F.lit(days[0]) + last_at_most(starts, F.col("id"))
     start_of_day = F.element_at(F.array(*[F.lit(s) for s in starts]), day - days[0] + 1)
     return df.select(day.cast("int").alias("_day"), (F.col("id") - start_of_day).alias("idx"))
+
+
+def last_at_most(ascending: list[int], value: Column) -> Column:
+    """The 0-based index of the last of ``ascending`` (sorted) that is <= ``value``; -1 when
+    none is. One flat expression: a CASE chain per day overflows the stack past a year."""
+    bounds = F.array(*[F.lit(b) for b in ascending])
+    return F.size(F.filter(bounds, lambda b: b <= value)) - 1
 
 
 def per_day(first: int, last: int, value: Callable[[int], object], day: Column) -> Column:

@@ -398,10 +398,13 @@ def refresh(spark: SparkSession, project: Project, table: Table, run_id: str) ->
     path = project.table_path(table)
     # Temp views are per session: a separate one keeps models refreshed side by side apart.
     own = spark.newSession()
+    existed = delta_io.exists(own, path)
     fresh = False
-    if not delta_io.exists(own, path) or delta_io.current_version(own, path) == 0:
+    if not existed or delta_io.current_version(own, path) == 0:
         schema = _model_schema(own, project, spec)
         fresh = schema is not None and ensure_model_table(own, path, spec, schema)
+    # A table built for the first time: its first batch touches every key (see handle).
+    build_whole = (fresh or not existed) and not spec.scd2
     if not spec.inputs:
         # Nothing to watch (a calendar): built with the table; drop the table to rebuild it.
         empty = fresh or own.read.format("delta").load(path).limit(2).count() < 2
@@ -412,10 +415,13 @@ def refresh(spark: SparkSession, project: Project, table: Table, run_id: str) ->
     changed_total = 0
 
     def handle(batch: DataFrame, batch_id: int) -> None:
-        nonlocal changed_total
+        nonlocal changed_total, build_whole
         # The batch's own session carries the idempotent-write settings of this micro-batch.
         session = batch.sparkSession
-        if not spec.incremental:
+        if not spec.incremental or build_whole:
+            # When every key changed, finding the keys and restricting the inputs to them
+            # is work on top of the whole build: the initial load builds whole.
+            build_whole = False
             changed_total += rebuild_whole(session, project, table)
             return
         batch = batch.persist()

@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 
 from lakehouse.simulator import Simulator, load_preset
 from lakehouse.simulator.contract import load_contract
+from lakehouse.simulator.model import last_at_most
 
 SEED = 42
 DAYS = 3
@@ -112,6 +113,28 @@ def test_same_seed_same_bytes_one_day_at_a_time(spark, landing, tmp_path):
     ours = json.loads((tmp_path / "_manifest" / "2026-03-02.json").read_text())
     theirs = json.loads((landing / "_manifest" / "2026-03-02.json").read_text())
     assert ours == theirs
+
+
+def test_day_lookup_matches_the_per_day_rule_and_takes_years_of_days(spark):
+    """``last_at_most`` replaces a CASE branch per day, which overflowed the JVM stack for a
+    range ending past day ~367: same answers, including days with no rows (equal bounds)."""
+    bounds = [0, 3, 3, 7, 7, 7, 12]
+    values = [-1, 0, 2, 3, 6, 7, 11, 12, 40]
+
+    def per_day_rule(v: int) -> int:  # the CASE chain: the last day whose bound is <= v
+        day = -1
+        for d, b in enumerate(bounds):
+            if v >= b:
+                day = d
+        return day
+
+    df = spark.createDataFrame([(v,) for v in values], "v long")
+    got = df.select("v", last_at_most(bounds, F.col("v")).alias("day")).collect()
+    assert {r["v"]: r["day"] for r in got} == {v: per_day_rule(v) for v in values}
+
+    years = list(range(0, 5 * 3650, 5))  # ten years of days
+    row = spark.range(1).select(last_at_most(years, F.lit(12_345)).alias("day")).first()
+    assert row["day"] == 12_345 // 5
 
 
 @pytest.mark.slow

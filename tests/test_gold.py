@@ -6,7 +6,7 @@ from chispa import assert_df_equality
 
 from lakehouse import delta_io
 from lakehouse.config.model import GoldSpec
-from lakehouse.gold import build_model, replace_keys
+from lakehouse.gold import build_model, name_views, replace_keys
 
 SPEC = GoldSpec(
     inputs={"orders": "silver.orders", "positions": "silver.order_positions"},
@@ -72,3 +72,22 @@ def test_replace_keys_with_no_change_commits_nothing(spark, tmp_path):
     version = delta_io.current_version(spark, path)
     replace_keys(spark, path, keys, rows, SPEC)
     assert delta_io.current_version(spark, path) == version
+
+
+def test_building_a_model_keeps_the_batch_keys_cached(spark):
+    # The keys of a batch come from SQL over the inputs' views; building the model names
+    # those views again. Replacing a view would uncache the keys, and Spark would recompute
+    # them (change queries over whole inputs) for every input they restrict.
+    offered = inputs(spark)
+    changed = spark.createDataFrame([("O2",)], "order_id string")
+    name_views(spark, {**offered, "changed": changed})
+    keys = spark.sql(
+        "SELECT c.order_id FROM changed c JOIN orders o ON o.order_id = c.order_id"
+    ).persist()
+    try:
+        keys.count()
+        out = build_model(spark, SPEC, offered, keys)
+        assert [tuple(r) for r in out.collect()] == [("O2", "placed", 3)]
+        assert keys.storageLevel.useMemory or keys.storageLevel.useDisk
+    finally:
+        keys.unpersist()

@@ -76,9 +76,21 @@ def build_model(
         offered[alias] = df
     if spec.transform:
         return load_transform(spec.transform)(**offered, **spec.params)
-    for alias, df in offered.items():
-        df.createOrReplaceTempView(alias)
+    name_views(spark, offered)
     return spark.sql(spec.sql)
+
+
+def name_views(spark: SparkSession, views: dict[str, DataFrame]) -> None:
+    """Register ``views`` as the session's temp views of those names.
+
+    An existing view is dropped first, never replaced: replacing a temp view uncaches, in
+    every session, each cached plan that reads the old view's plan (the touched keys
+    persisted for a batch among them, which Spark would then recompute for every input they
+    restrict). Dropping a view made from a DataFrame uncaches only that view's own plan.
+    """
+    for name, df in views.items():
+        spark.catalog.dropTempView(name)
+        df.createOrReplaceTempView(name)
 
 
 def load_transform(ref: str) -> Callable[..., DataFrame]:
@@ -185,9 +197,7 @@ def touched_keys(
     for alias, change in spec.changes.items():
         rows = changed_rows(batch, alias)
         if isinstance(change, ChangeQuery):
-            for name, df in inputs.items():
-                df.createOrReplaceTempView(name)
-            rows.createOrReplaceTempView(CHANGED_VIEW)
+            name_views(spark, {**inputs, CHANGED_VIEW: rows})
             parts.append(spark.sql(change.sql).toDF(*spec.key))
         else:
             parts.append(

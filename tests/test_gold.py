@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+
 from chispa import assert_df_equality
 
-from lakehouse import delta_io
+from lakehouse import delta_io, gold
 from lakehouse.config.model import GoldSpec
 from lakehouse.gold import build_model, name_views, replace_keys
 
@@ -91,3 +94,24 @@ def test_building_a_model_keeps_the_batch_keys_cached(spark):
         assert keys.storageLevel.useMemory or keys.storageLevel.useDisk
     finally:
         keys.unpersist()
+
+
+def test_few_key_values_reach_the_scan_as_literals(spark, tmp_path, monkeypatch):
+    monkeypatch.setattr(gold, "FEW_VALUES", 2)
+    keys = spark.createDataFrame(
+        [("O1", 1, datetime(2027, 3, 1)), ("O2", 1, datetime(2027, 3, 1)), ("O3", 2, None)],
+        "order_id string, shop int, at timestamp",
+    )
+    # Three order ids are too many; a timestamp would pass through Python's local time.
+    values = gold.few_values(keys, ("order_id", "shop", "at"))
+    assert {c: sorted(v) for c, v in values.items()} == {"shop": [1, 2]}
+
+    path = str(tmp_path / "lines")
+    lines = spark.createDataFrame([("O1", 1), ("O2", 2), ("O3", 3)], "order_id string, shop int")
+    lines.write.format("delta").partitionBy("shop").save(path)
+    table = spark.read.format("delta").load(path)
+    wanted = spark.createDataFrame([(1,), (3,)], "shop int")
+    out = gold.restrict(table, ("shop",), ("shop",), wanted, {"shop": [1, 3]})
+    assert sorted(tuple(r) for r in out.collect()) == [("O1", 1), ("O3", 3)]
+    plan = out._jdf.queryExecution().executedPlan().toString()
+    assert re.search(r"PartitionFilters: \[shop#\d+ IN \(1,3\)", plan), plan

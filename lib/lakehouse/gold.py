@@ -28,7 +28,14 @@ from functools import reduce
 from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
-from pyspark.sql.types import StructType
+from pyspark.sql.types import (
+    BooleanType,
+    DateType,
+    DecimalType,
+    IntegralType,
+    StringType,
+    StructType,
+)
 
 from lakehouse import delta_io
 from lakehouse.config import Project, Table
@@ -45,17 +52,34 @@ NEW_VERSION = ("insert", "update_postimage")
 # export of its customer still finds one; the open version is valid until the end of time.
 BEGINNING_OF_TIME = "1900-01-01 00:00:00"
 END_OF_TIME = "9999-12-31 00:00:00"
+# Up to this many distinct values of a key column are also offered to the scans as literals
+# (see restrict); more would bloat every plan, and a literal list of order ids prunes nothing.
+FEW_VALUES = 1000
+_EXACT_LITERALS = (StringType, DateType, IntegralType, DecimalType, BooleanType)
 
 
 # --- transformations: DataFrame in, DataFrame out ---------------------------------------------
 
 
 def restrict(
-    df: DataFrame, exprs: tuple[str, ...], key: tuple[str, ...], keys: DataFrame
+    df: DataFrame,
+    exprs: tuple[str, ...],
+    key: tuple[str, ...],
+    keys: DataFrame,
+    values: dict[str, list] | None = None,
 ) -> DataFrame:
-    """The rows of ``df`` whose key, computed by ``exprs``, is among ``keys``."""
+    """The rows of ``df`` whose key, computed by ``exprs``, is among ``keys``.
+
+    ``values`` (key column -> its distinct values among ``keys``) adds the same condition as
+    literals, which Spark pushes into the scan: on a partition column (a fact's order date)
+    Delta then reads only those partitions, on another column it skips files by their
+    min/max statistics. The join alone would read the whole input.
+    """
     tmp = [f"_key{i}" for i in range(len(key))]
     tagged = df.select("*", *(F.expr(e).alias(t) for e, t in zip(exprs, tmp, strict=True)))
+    for t, k in zip(tmp, key, strict=True):
+        if values and k in values:
+            tagged = tagged.where(F.col(t).isin(values[k]))
     on = reduce(lambda a, b: a & b, (tagged[t] == keys[k] for t, k in zip(tmp, key, strict=True)))
     return tagged.join(keys, on=on, how="left_semi").drop(*tmp)
 
@@ -69,10 +93,11 @@ def build_model(
     dimensions) are offered whole.
     """
     offered = {}
+    values = few_values(keys, spec.key) if keys is not None else None
     for alias, df in inputs.items():
         change = spec.changes.get(alias)
         if keys is not None and isinstance(change, tuple):
-            df = restrict(df, change, spec.key, keys)
+            df = restrict(df, change, spec.key, keys, values)
         offered[alias] = df
     if spec.transform:
         return load_transform(spec.transform)(**offered, **spec.params)
@@ -91,6 +116,21 @@ def name_views(spark: SparkSession, views: dict[str, DataFrame]) -> None:
     for name, df in views.items():
         spark.catalog.dropTempView(name)
         df.createOrReplaceTempView(name)
+
+
+def few_values(keys: DataFrame, key: tuple[str, ...]) -> dict[str, list]:
+    """Each key column's distinct values among ``keys``, for the columns that have at most
+    ``FEW_VALUES`` of them (the days or months a batch touches, not its order ids).
+
+    Only types that come back from Python unchanged qualify: a timestamp goes through the
+    local time zone of the Python process, and an hour repeated at a clock change is lost.
+    """
+    exact = [c for c in key if isinstance(keys.schema[c].dataType, _EXACT_LITERALS)]
+    if not exact:
+        return {}
+    limited = (F.slice(F.collect_set(c), 1, FEW_VALUES + 1).alias(c) for c in exact)
+    sets = keys.agg(*limited).first()
+    return {c: list(sets[c]) for c in exact if len(sets[c]) <= FEW_VALUES}
 
 
 def load_transform(ref: str) -> Callable[..., DataFrame]:

@@ -72,8 +72,8 @@ def restrict(
 
     ``values`` (key column -> its distinct values among ``keys``) adds the same condition as
     literals, which Spark pushes into the scan: on a partition column (a fact's order date)
-    Delta then reads only those partitions, on another column it skips files by their
-    min/max statistics. The join alone would read the whole input.
+    Delta then reads only those partitions; on another column the filter goes to the Parquet
+    reader. The join alone would read the whole input.
     """
     tmp = [f"_key{i}" for i in range(len(key))]
     tagged = df.select("*", *(F.expr(e).alias(t) for e, t in zip(exprs, tmp, strict=True)))
@@ -92,12 +92,14 @@ def build_model(
     Inputs that carry the key are restricted to the changed keys; the others (lookups such as
     dimensions) are offered whole.
     """
+    keyed = (
+        {a for a in inputs if isinstance(spec.changes.get(a), tuple)} if keys is not None else set()
+    )
+    values = few_values(keys, spec.key) if keyed else None
     offered = {}
-    values = few_values(keys, spec.key) if keys is not None else None
     for alias, df in inputs.items():
-        change = spec.changes.get(alias)
-        if keys is not None and isinstance(change, tuple):
-            df = restrict(df, change, spec.key, keys, values)
+        if alias in keyed:
+            df = restrict(df, spec.changes[alias], spec.key, keys, values)
         offered[alias] = df
     if spec.transform:
         return load_transform(spec.transform)(**offered, **spec.params)

@@ -235,11 +235,13 @@ def touched_keys(
     spark: SparkSession, spec: GoldSpec, batch: DataFrame, inputs: dict[str, DataFrame]
 ) -> DataFrame:
     """The model keys the batch's changes touch, without nulls or repeats."""
+    if any(isinstance(c, ChangeQuery) for c in spec.changes.values()):
+        name_views(spark, inputs)
     parts = []
     for alias, change in spec.changes.items():
         rows = changed_rows(batch, alias)
         if isinstance(change, ChangeQuery):
-            name_views(spark, {**inputs, CHANGED_VIEW: rows})
+            name_views(spark, {CHANGED_VIEW: rows})
             parts.append(spark.sql(change.sql).toDF(*spec.key))
         else:
             parts.append(

@@ -55,6 +55,15 @@ def test_wrong_type_names_file_and_key(conf_copy):
     assert "expected a mapping, got a list" in str(err.value)
 
 
+def test_data_docs_index_needs_at_least_one_run(conf_copy):
+    file = conf_copy / "lakehouse.yaml"
+    _edit(file, lambda d: d["quality"].__setitem__("data_docs_index_runs", 0))
+    with pytest.raises(ConfigError) as err:
+        load_project(file)
+    assert err.value.key == "quality.data_docs_index_runs"
+    assert "must be at least 1 (got 0)" in str(err.value)
+
+
 def test_unknown_format_lists_the_allowed_ones(conf_copy):
     file = conf_copy / "tables" / "bronze" / "orders.yaml"
     _edit(file, lambda d: d["source"].__setitem__("format", "xlsx"))

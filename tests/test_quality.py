@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 import yaml
@@ -103,6 +104,20 @@ def test_quarantine_counts_equal_great_expectations_unexpected_counts(spark, sui
     assert sum(ours.values()) > 0
     assert gx.docs_index and gx.docs_index.endswith("index.html")
     assert (tmp_path / "gx").exists()
+
+
+def test_data_docs_index_lists_only_the_latest_runs(spark, suite, tmp_path):
+    judged = check.judged_rows(check.flag(spark.createDataFrame(ROWS, SCHEMA), suite, ("key",)))
+    for run in ("run-first", "run-second", "run-third"):
+        gx = gx_validation.validate(
+            judged.drop("_corrupt_record"), suite, tmp_path / "gx", "t", run, index_runs=2
+        )
+    index = gx.docs_index.removeprefix("file://")
+    listed = Path(index).read_text(encoding="utf-8")
+    assert "run-third" in listed and "run-second" in listed
+    assert "run-first" not in listed
+    pages = tmp_path / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site" / "validations"
+    assert len([p for p in pages.rglob("*.html") if "run-first" in str(p)]) == 1
 
 
 def test_suite_errors_name_file_and_entry(tmp_path):

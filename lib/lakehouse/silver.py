@@ -133,6 +133,7 @@ class BatchContext:
     quarantine_path: str
     results_path: str
     gx_dir: Path | None
+    docs_index_runs: int
     harmonisation: HarmonisationSpec
     key: pii.HashKey | None
     run_id: str
@@ -157,6 +158,7 @@ def process_batch(
                 ctx.gx_dir,
                 name=ctx.table.ref.replace(".", "_"),
                 run_name=f"{ctx.run_id}-{batch_id}",
+                index_runs=ctx.docs_index_runs,
             )
             gx_unexpected, result.data_docs = gx.unexpected, gx.docs_index
 
@@ -196,6 +198,7 @@ def refresh(spark: SparkSession, project: Project, table: Table, run_id: str) ->
         quarantine_path=quarantine_path,
         results_path=project.quality_results_path,
         gx_dir=project.gx_dir if project.settings.quality.great_expectations else None,
+        docs_index_runs=project.settings.quality.data_docs_index_runs,
         harmonisation=project.harmonisation,
         key=pii.load_key(project.profile_name, project.pii_key_file) if needs_key else None,
         run_id=run_id,

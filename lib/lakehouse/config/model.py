@@ -270,6 +270,18 @@ class QualitySpec:
     # Validate each batch with Great Expectations too (results and HTML Data Docs). The
     # row-level checks themselves always run as Spark expressions.
     great_expectations: bool = True
+    # The Data Docs index lists the latest this many validation runs; older runs keep their
+    # pages. GX rebuilds the index after every batch from each run it lists, so without a
+    # bound a day's validation grows slower with every day the warehouse has lived.
+    data_docs_index_runs: int = 200
+
+    def validate(self, file: str | Path, key: str) -> None:
+        if self.data_docs_index_runs < 1:
+            raise ConfigError(
+                file,
+                f"{key}.data_docs_index_runs" if key else "data_docs_index_runs",
+                f"must be at least 1 (got {self.data_docs_index_runs})",
+            )
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ warehouse keeps Data Docs under ``<root>/_quality/gx``.
 
 from __future__ import annotations
 
+import copy
 import logging
 import threading
 from dataclasses import dataclass
@@ -14,11 +15,13 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame
 
+from lakehouse.config.model import QualitySpec
 from lakehouse.quality.suite import Suite
 
 # GX contexts are not thread-safe and the runner refreshes tables side by side.
 _LOCK = threading.Lock()
 _CONTEXTS: dict[str, object] = {}
+SITE = "local_site"  # the file-backed site a new GX project comes with
 
 
 @dataclass(frozen=True)
@@ -74,11 +77,32 @@ def _checkpoint(context, name: str, suite: Suite):
     )
 
 
-def validate(df: DataFrame, suite: Suite, gx_dir: Path, name: str, run_name: str) -> GxResult:
+def _list_latest_runs(context, runs: int) -> None:
+    """Bound the Data Docs index to the latest ``runs`` validation runs: GX rebuilds the
+    index after each batch by reading every run it lists."""
+    sites = copy.deepcopy(context.list_data_docs_sites())
+    site = sites.get(SITE)
+    if site is None:
+        return
+    index = site.setdefault("site_index_builder", {"class_name": "DefaultSiteIndexBuilder"})
+    if index.get("validation_results_limit") != runs:
+        index["validation_results_limit"] = runs
+        context.update_data_docs_site(SITE, site)
+
+
+def validate(
+    df: DataFrame,
+    suite: Suite,
+    gx_dir: Path,
+    name: str,
+    run_name: str,
+    index_runs: int = QualitySpec.data_docs_index_runs,
+) -> GxResult:
     import great_expectations as gx
 
     with _LOCK:
         context = _context(gx_dir)
+        _list_latest_runs(context, index_runs)
         checkpoint = _checkpoint(context, name, suite)
         result = checkpoint.run(
             batch_parameters={"dataframe": df}, run_id=gx.RunIdentifier(run_name=run_name)

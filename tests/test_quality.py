@@ -106,6 +106,13 @@ def test_quarantine_counts_equal_great_expectations_unexpected_counts(spark, sui
     assert (tmp_path / "gx").exists()
 
 
+def test_great_expectations_keeps_no_copy_of_the_batch_cached(spark, suite, tmp_path):
+    judged = check.judged_rows(check.flag(spark.createDataFrame(ROWS, SCHEMA), suite, ("key",)))
+    judged = judged.drop("_corrupt_record")
+    gx_validation.validate(judged, suite, tmp_path / "gx", "t", "run-1")
+    assert not judged.is_cached  # nothing would ever release it
+
+
 def test_data_docs_index_lists_only_the_latest_runs(spark, suite, tmp_path):
     judged = check.judged_rows(check.flag(spark.createDataFrame(ROWS, SCHEMA), suite, ("key",)))
     for run in ("run-first", "run-second", "run-third"):

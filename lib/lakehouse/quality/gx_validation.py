@@ -51,7 +51,10 @@ def _checkpoint(context, name: str, suite: Suite):
     import great_expectations as gx
     from great_expectations.expectations.registry import get_expectation_impl
 
-    source = context.data_sources.add_or_update_spark("lakehouse")
+    # The batch comes cached already (silver persists it for its own checks). GX would cache
+    # a second copy and never release it: one more cached batch per table and run, for as
+    # long as the Spark application lives.
+    source = context.data_sources.add_or_update_spark("lakehouse", persist=False)
     asset = next((a for a in source.assets if a.name == name), None) or source.add_dataframe_asset(
         name
     )

@@ -38,7 +38,12 @@ def arguments():
         metavar="SECONDS",
         help="if another run holds the warehouse, wait this long for it (default: stop at once)",
     )
-    p.add_argument("--parallelism", type=int, default=4, help="tables refreshed side by side")
+    p.add_argument(
+        "--parallelism",
+        type=int,
+        default=pipeline.DEFAULT_PARALLELISM,
+        help=f"tables refreshed side by side (default {pipeline.DEFAULT_PARALLELISM})",
+    )
     return p
 
 

@@ -32,7 +32,8 @@ def test_bench_runs_every_step_at_tiny_scale(spark, project, tmp_path):
     chain = only(project, CHAIN)
     scale = Scale(positions=2000, history_days=20, increments=1, smaller=10)
     said: list[str] = []
-    result = Bench(spark, chain, tmp_path / "bench", say=said.append).run_scale(scale)
+    bench = Bench(spark, chain, tmp_path / "bench", say=said.append, parallelism=1)
+    result = bench.run_scale(scale)
 
     home = tmp_path / "bench" / "positions-2000"
     manifests = {
@@ -93,12 +94,18 @@ def test_bench_runs_every_step_at_tiny_scale(spark, project, tmp_path):
     assert naive.rows == bronze_rows
     for step in result.steps:
         assert step.seconds > 0 and step.live_heap_mb > 0 and step.python_rss_peak_mb > 0
+        # One table at a time: a layer's tables add up to no more than the layer took.
+        for layer, seconds in step.layers.items():
+            own = [s for t, s in step.tables.items() if t.startswith(f"{layer}.")]
+            if step.name != "floor":
+                assert sum(own) <= seconds, (step.name, layer, own, seconds)
 
     # The verdict: every target has a measured ratio, and both outputs carry them.
     verdicts = report.targets(result)
     assert all(t.measured is not None for t in verdicts)
     json_file, md_file = report.write([result], tmp_path / "out")
     data = json.loads(json_file.read_text())
+    assert data["scales"][0]["parallelism"] == 1
     assert [t["name"] for t in data["scales"][0]["targets"]] == [t.name for t in verdicts]
     table = md_file.read_text()
     for t in verdicts:

@@ -26,6 +26,7 @@ REFRESH_BY_LAYER: dict[str, Callable[[SparkSession, Project, Table, str], object
     "silver": silver.refresh,
     "gold": gold.refresh,
 }
+DEFAULT_PARALLELISM = 4  # tables refreshed side by side (see run)
 
 # ---------------------------------------------------------------------------------------------
 # Which tables
@@ -295,7 +296,7 @@ def run(
     run_id: str,
     layers: tuple[str, ...] | None = None,
     on_table: Callable[[TableReport], None] | None = None,
-    parallelism: int = 4,
+    parallelism: int = DEFAULT_PARALLELISM,
     tables: list[Table] | None = None,
     on_event: Callable[[Event], None] | None = None,
     log: runlog.RunLog | None = None,

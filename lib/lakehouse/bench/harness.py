@@ -108,6 +108,7 @@ class ScaleResult:
     simulation: dict
     steps: list[Step]
     heap_max_mb: float
+    parallelism: int = pipeline.DEFAULT_PARALLELISM
     merge_metrics_complete: bool = True
     error: str | None = None  # the step that failed and why; the steps before it stand
 
@@ -123,6 +124,7 @@ class ScaleResult:
             "positions_per_day": self.scale.positions_per_day,
             "simulation": self.simulation,
             "heap_max_mb": self.heap_max_mb,
+            "parallelism": self.parallelism,
             "merge_metrics_complete": self.merge_metrics_complete,
             "error": self.error,
             "steps": [s.as_dict() for s in self.steps],
@@ -175,6 +177,7 @@ class Bench:
         workdir: Path,
         say: Say = print,
         on_step: Callable[[ScaleResult], None] | None = None,
+        parallelism: int = pipeline.DEFAULT_PARALLELISM,
     ):
         if "://" in str(workdir):
             raise ValueError(f"the bench runs on a local folder, not {workdir}")
@@ -183,6 +186,9 @@ class Bench:
         self.workdir = workdir
         self.say = say
         self.on_step = on_step or (lambda result: None)  # e.g. write what is measured so far
+        # Tables side by side, as in production; 1 makes each table's seconds its own, where
+        # side by side they overlap.
+        self.parallelism = parallelism
         self._scans: MergeScans | None = None
         self._paused = 0.0  # seconds of the current step spent reading metrics
 
@@ -208,7 +214,7 @@ class Bench:
         calendar = simulation.pop("calendar")
         day_names = {d: calendar[d] for d in range(len(calendar))}
 
-        result = ScaleResult(scale, simulation, [], 0)
+        result = ScaleResult(scale, simulation, [], 0, parallelism=self.parallelism)
         with MemorySampler(self.spark) as memory:
             result.heap_max_mb = round(memory.heap_max / MB)
             large = at_root(self.project, home / "large", landing)
@@ -378,6 +384,7 @@ class Bench:
                 project,
                 f"bench-{step.name}",
                 tables=tables,
+                parallelism=self.parallelism,
                 on_table=lambda report: self._collect_merges(step),
             )
             step.layers[layer] = round(time.monotonic() - t0, 2)

@@ -170,7 +170,7 @@ def markdown(results: list[ScaleResult]) -> str:
             "",
             f"Landing: {sim['files']:,} files, {_mb(sim['bytes'])} MB, {sim['rows']:,} rows "
             f"in {sim['days']} days (simulated in {sim['seconds']:.0f}s). "
-            f"Heap limit {r.heap_max_mb:,.0f} MB.",
+            f"Heap limit {r.heap_max_mb:,.0f} MB; {r.parallelism} tables side by side.",
             "",
             "| step | history | rows in | seconds | rows/s | bronze s | silver s | gold s "
             "| heap peak MB | live heap MB | py RSS MB "

@@ -321,3 +321,11 @@ def test_daily_runs_match_silver_and_a_full_rebuild(spark, project):
             ignore_row_order=True,
             ignore_nullable=True,
         )
+        # Built for the first time, a table is written, not merged into.
+        path = project.table_path(project.table(ref))
+        done = {c.operation for c in DeltaTable.forPath(spark, path).history().collect()}
+        assert done <= {"CREATE TABLE", "WRITE"} and "WRITE" in done, (ref, done)
+    # One file per order date, the layout a MERGE of the day's rows leaves.
+    facts = project.table_path(project.table("gold.fct_order_positions"))
+    dates = read(spark, project, "gold.fct_order_positions").select("order_date").distinct()
+    assert len(DeltaTable.forPath(spark, facts).toDF().inputFiles()) == dates.count()

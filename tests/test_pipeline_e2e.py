@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from delta.tables import DeltaTable
 
 from lakehouse import delta_io, pipeline
 from lakehouse.bronze import CORRUPT_RECORD
@@ -127,6 +128,12 @@ def versions(spark, project):
     }
 
 
+def operations(spark, project, ref):
+    path = project.table_path(project.table(ref))
+    history = DeltaTable.forPath(spark, path).history().orderBy("version").collect()
+    return [c.operation for c in history]
+
+
 def snapshot(spark, project):
     return {
         ref: sorted(map(tuple, read(spark, project, ref).drop("_ingested_at").collect()), key=repr)
@@ -148,11 +155,14 @@ def test_two_days_then_rerun(spark, project):
 
     silver_orders = {r.order_id: r.status for r in read(spark, project, "silver.orders").collect()}
     assert silver_orders == {"O1": "placed", "O2": "paid"}
+    # Into the new, empty table the first batch was appended; from now on batches merge.
+    assert operations(spark, project, "silver.orders") == ["CREATE TABLE", "WRITE"]
 
     day_two(project)
     pipeline.run(spark, project, "run-day-2")
 
     assert read(spark, project, "bronze.orders").count() == 8
+    assert operations(spark, project, "silver.orders") == ["CREATE TABLE", "WRITE", "MERGE"]
     orders = {r.order_id: r for r in read(spark, project, "silver.orders").collect()}
     assert {k: r.status for k, r in orders.items()} == {
         "O1": "delivered",

@@ -377,7 +377,7 @@ def register_all(spark: SparkSession, project: Project, layer: str = "gold") -> 
 @dataclass(frozen=True)
 class RefreshResult:
     table: str
-    keys_changed: int
+    keys_changed: int | None  # None: the table was built for the first time, every key is new
 
 
 def _read_inputs(session: SparkSession, project: Project, spec: GoldSpec) -> dict[str, DataFrame]:
@@ -397,11 +397,21 @@ def _model_schema(session: SparkSession, project: Project, spec: GoldSpec) -> St
     return rows.schema
 
 
-def rebuild_whole(session: SparkSession, project: Project, table: Table) -> int:
-    """Recompute a model over all of its inputs and replace the table with it."""
+def rebuild_whole(
+    session: SparkSession, project: Project, table: Table, first: bool = False
+) -> int | None:
+    """Recompute a model over all of its inputs and replace the table with it.
+
+    ``first``: the table holds nothing yet but its unknown member, or does not exist; the
+    rows are then appended as they are (``write_first``), and None is returned for the
+    keys changed (all of them).
+    """
     spec: GoldSpec = table.spec
     path = project.table_path(table)
     rows = build_model(session, spec, _read_inputs(session, project, spec), None)
+    if first:
+        write_first(session, path, rows, spec)
+        return None
     unknown = unknown_member(session, spec, rows.schema)
     if unknown is not None:
         rows = rows.unionByName(unknown)
@@ -417,14 +427,42 @@ def rebuild_whole(session: SparkSession, project: Project, table: Table) -> int:
         rows.unpersist()
 
 
+def write_first(spark: SparkSession, path: str, rows: DataFrame, spec: GoldSpec) -> None:
+    """The first build of a table that does not exist or holds only its unknown member
+    (``ensure_model_table``): append the model's rows in one commit, with the unknown member
+    when the table is created here.
+
+    ``replace_keys`` would compare every row with a table that holds none of them: collect
+    all keys, stage the rows a second time and join them with the table in a MERGE, several
+    times the cost of the write itself on an initial load. Rows go to one file per
+    partition, the layout that MERGE would have left.
+    """
+    if not delta_io.exists(spark, path):
+        create_table(spark, path, spec, rows.schema)
+        unknown = unknown_member(spark, spec, rows.schema)
+        if unknown is not None:
+            rows = rows.unionByName(unknown)
+    if spec.partition_by:
+        rows = rows.repartition(*spec.partition_by)
+    rows.write.format("delta").mode("append").save(path)
+
+
 def refresh_versions(
-    session: SparkSession, project: Project, table: Table, batch: DataFrame
-) -> int:
-    """SCD2: merge the batch's new versions with the table's versions of the same keys."""
+    session: SparkSession, project: Project, table: Table, batch: DataFrame, first: bool = False
+) -> int | None:
+    """SCD2: merge the batch's new versions with the table's versions of the same keys.
+
+    ``first``: the table holds no versions yet (see ``rebuild_whole``); the batch's are the
+    history, written as they are."""
     spec: GoldSpec = table.spec
     source = next(iter(spec.changes))
     inputs = _read_inputs(session, project, spec)
     inputs[source] = changed_rows(batch, source).where(F.col("_change_type").isin(*NEW_VERSION))
+    if first:
+        delivered = build_model(session, spec, inputs, None).withColumn(_SEQ, F.lit(1))
+        history = scd2_history(delivered, spec.key, spec.scd2)
+        write_first(session, project.table_path(table), history, spec)
+        return None
     delivered = build_model(session, spec, inputs, None).persist()
     keys = delivered.select(*spec.key).distinct().persist()
     existing = (
@@ -458,30 +496,33 @@ def refresh(spark: SparkSession, project: Project, table: Table, run_id: str) ->
         schema = _model_schema(own, project, spec)
         fresh = schema is not None and ensure_model_table(own, path, spec, schema)
     # A table built for the first time: its first batch touches every key (see handle).
-    build_whole = (fresh or not existed) and not spec.scd2
+    first = fresh or not existed
     if not spec.inputs:
         # Nothing to watch (a calendar): built with the table; drop the table to rebuild it.
         empty = fresh or own.read.format("delta").load(path).limit(2).count() < 2
-        changed = rebuild_whole(own, project, table) if empty else 0
+        changed = rebuild_whole(own, project, table, first=fresh) if empty else 0
         register(spark, project, table)
         return RefreshResult(table.ref, keys_changed=changed)
 
     changed_total = 0
+    built_first = False
 
     def handle(batch: DataFrame, batch_id: int) -> None:
-        nonlocal changed_total, build_whole
+        nonlocal changed_total, first, built_first
         # The batch's own session carries the idempotent-write settings of this micro-batch.
         session = batch.sparkSession
-        if not spec.incremental or build_whole:
+        is_first, first = first, False
+        built_first = built_first or is_first
+        if (not spec.incremental or is_first) and not spec.scd2:
             # When every key changed, finding the keys and restricting the inputs to them
-            # is work on top of the whole build: the initial load builds whole.
-            build_whole = False
-            changed_total += rebuild_whole(session, project, table)
+            # is work on top of the whole build: the initial load builds whole, and writes
+            # the rows as they come.
+            changed_total += rebuild_whole(session, project, table, first=is_first) or 0
             return
         batch = batch.persist()
         try:
             if spec.scd2:
-                changed_total += refresh_versions(session, project, table, batch)
+                changed_total += refresh_versions(session, project, table, batch, is_first) or 0
                 return
             inputs = _read_inputs(session, project, spec)
             keys = touched_keys(session, spec, batch, inputs).persist()
@@ -502,4 +543,4 @@ def refresh(spark: SparkSession, project: Project, table: Table, run_id: str) ->
     delta_io.for_each_batch_exactly_once(writer, table.ref, handle)
     if delta_io.exists(spark, path):
         register(spark, project, table)
-    return RefreshResult(table.ref, keys_changed=changed_total)
+    return RefreshResult(table.ref, keys_changed=None if built_first else changed_total)

@@ -100,7 +100,9 @@ def split_rejected(df: DataFrame, spec: SilverSpec) -> tuple[DataFrame, DataFram
 
 
 def merge_latest(target: DeltaTable, batch: DataFrame, spec: SilverSpec) -> None:
-    """Upsert the batch's latest version per key; an older version never replaces a newer one."""
+    """Upsert the batch's latest version per key; an older version never replaces a newer one.
+
+    Into a table that holds nothing yet, see ``write_latest``."""
     on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in spec.keys)
     # With a business sequence an equal version is a re-send: leave the row (and its lineage) be.
     decisive = spec.sequence_by or ARRIVAL_COLUMNS
@@ -111,6 +113,13 @@ def merge_latest(target: DeltaTable, batch: DataFrame, spec: SilverSpec) -> None
         .whenNotMatchedInsertAll()
         .execute()
     )
+
+
+def write_latest(path: str, latest: DataFrame) -> None:
+    """The first batch into an empty table: its latest versions are the table. Appending them
+    is what a MERGE would do, without the MERGE's first pass, which joins the whole batch
+    with the table only to find that no row matches."""
+    latest.write.format("delta").mode("append").save(path)
 
 
 @dataclass
@@ -140,7 +149,11 @@ class BatchContext:
 
 
 def process_batch(
-    ctx: BatchContext, batch: DataFrame, batch_id: int, result: RefreshResult
+    ctx: BatchContext,
+    batch: DataFrame,
+    batch_id: int,
+    result: RefreshResult,
+    into_empty: bool = False,
 ) -> None:
     spark = batch.sparkSession  # it carries this micro-batch's idempotent-write settings
     timestamp = Harmonisers(ctx.harmonisation).timestamp
@@ -174,7 +187,10 @@ def process_batch(
         )
         good = flagged.where(~leaving).drop(check.RULES, CORRUPT_RECORD)
         latest = latest_per_key(good, ctx.spec.keys, sequence_columns(ctx.spec))
-        merge_latest(DeltaTable.forPath(spark, ctx.path), latest, ctx.spec)
+        if into_empty:
+            write_latest(ctx.path, latest)
+        else:
+            merge_latest(DeltaTable.forPath(spark, ctx.path), latest, ctx.spec)
         result.rows_read += total
         result.rows_quarantined += leaving_rows
     finally:
@@ -208,7 +224,14 @@ def refresh(spark: SparkSession, project: Project, table: Table, run_id: str) ->
     writer = stream.writeStream.option(
         "checkpointLocation", project.checkpoint_path(table)
     ).queryName(f"silver_{table.name}")
-    delta_io.for_each_batch_exactly_once(
-        writer, table.ref, lambda batch, batch_id: process_batch(ctx, batch, batch_id, result)
-    )
+    # Version 0 is the table's creation, with no rows (an empty table at a later version
+    # just takes the MERGE).
+    empty = delta_io.current_version(spark, path) == 0
+
+    def handle(batch: DataFrame, batch_id: int) -> None:
+        nonlocal empty
+        process_batch(ctx, batch, batch_id, result, into_empty=empty)
+        empty = False
+
+    delta_io.for_each_batch_exactly_once(writer, table.ref, handle)
     return result

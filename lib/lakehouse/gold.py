@@ -199,6 +199,11 @@ def unknown_member(spark: SparkSession, spec: GoldSpec, schema: StructType) -> D
     return spark.range(1).select(*row)
 
 
+def with_unknown_member(spark: SparkSession, spec: GoldSpec, rows: DataFrame) -> DataFrame:
+    unknown = unknown_member(spark, spec, rows.schema)
+    return rows if unknown is None else rows.unionByName(unknown)
+
+
 # --- change feed -----------------------------------------------------------------------------
 
 
@@ -412,10 +417,7 @@ def rebuild_whole(
     if first:
         write_first(session, path, rows, spec)
         return None
-    unknown = unknown_member(session, spec, rows.schema)
-    if unknown is not None:
-        rows = rows.unionByName(unknown)
-    rows = rows.persist()
+    rows = with_unknown_member(session, spec, rows).persist()
     try:
         keys = rows.select(*spec.key)
         if delta_io.exists(session, path):
@@ -439,9 +441,7 @@ def write_first(spark: SparkSession, path: str, rows: DataFrame, spec: GoldSpec)
     """
     if not delta_io.exists(spark, path):
         create_table(spark, path, spec, rows.schema)
-        unknown = unknown_member(spark, spec, rows.schema)
-        if unknown is not None:
-            rows = rows.unionByName(unknown)
+        rows = with_unknown_member(spark, spec, rows)
     if spec.partition_by:
         rows = rows.repartition(*spec.partition_by)
     rows.write.format("delta").mode("append").save(path)
@@ -496,7 +496,8 @@ def refresh(spark: SparkSession, project: Project, table: Table, run_id: str) ->
         schema = _model_schema(own, project, spec)
         fresh = schema is not None and ensure_model_table(own, path, spec, schema)
     # A table built for the first time: its first batch touches every key (see handle).
-    first = fresh or not existed
+    new_table = fresh or not existed
+    first = new_table
     if not spec.inputs:
         # Nothing to watch (a calendar): built with the table; drop the table to rebuild it.
         empty = fresh or own.read.format("delta").load(path).limit(2).count() < 2
@@ -505,14 +506,12 @@ def refresh(spark: SparkSession, project: Project, table: Table, run_id: str) ->
         return RefreshResult(table.ref, keys_changed=changed)
 
     changed_total = 0
-    built_first = False
 
     def handle(batch: DataFrame, batch_id: int) -> None:
-        nonlocal changed_total, first, built_first
+        nonlocal changed_total, first
         # The batch's own session carries the idempotent-write settings of this micro-batch.
         session = batch.sparkSession
         is_first, first = first, False
-        built_first = built_first or is_first
         if (not spec.incremental or is_first) and not spec.scd2:
             # When every key changed, finding the keys and restricting the inputs to them
             # is work on top of the whole build: the initial load builds whole, and writes
@@ -543,4 +542,5 @@ def refresh(spark: SparkSession, project: Project, table: Table, run_id: str) ->
     delta_io.for_each_batch_exactly_once(writer, table.ref, handle)
     if delta_io.exists(spark, path):
         register(spark, project, table)
+    built_first = new_table and not first  # its first batch came and was written whole
     return RefreshResult(table.ref, keys_changed=None if built_first else changed_total)

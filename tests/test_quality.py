@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,36 @@ def test_great_expectations_keeps_no_copy_of_the_batch_cached(spark, suite, tmp_
     judged = judged.drop("_corrupt_record")
     gx_validation.validate(judged, suite, tmp_path / "gx", "t", "run-1")
     assert not judged.is_cached  # nothing would ever release it
+
+
+def test_tables_validated_side_by_side_each_get_their_own_counts_and_docs(spark, suite, tmp_path):
+    """The runner refreshes tables in threads; each validation runs in a GX context of its
+    own and only the shared project's stores and Data Docs are written one at a time."""
+    judged = check.judged_rows(check.flag(spark.createDataFrame(ROWS, SCHEMA), suite, ("key",)))
+    batches = {
+        "all_rows": judged.drop("_corrupt_record"),
+        "qty_ok": judged.drop("_corrupt_record").where("qty between 1 and 100"),
+    }
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        futures = {
+            (name, i): pool.submit(
+                gx_validation.validate, df, suite, tmp_path / "gx", f"{name}_{i}", "run-1"
+            )
+            for name, df in batches.items()
+            for i in range(2)
+        }
+        results = {key: f.result() for key, f in futures.items()}
+    for (name, _), gx in results.items():
+        _, _, outcomes = check.outcomes(check.flag(batches[name], suite, ("key",)), suite)
+        expected = {o.rule: o.failed for o in outcomes if o.expectation_type != "structural"}
+        assert gx.unexpected == expected, name
+    assert results[("all_rows", 0)].unexpected["qty.be_between"] == 2
+    assert results[("qty_ok", 0)].unexpected["qty.be_between"] == 0
+    index = Path(results[("all_rows", 0)].docs_index.removeprefix("file://")).read_text()
+    pages = tmp_path / "gx" / "gx" / "uncommitted" / "data_docs" / "local_site" / "validations"
+    for name, i in results:
+        assert f"{name}_{i}" in index
+        assert list((pages / f"{name}_{i}").rglob("*.html")), f"no Data Docs page for {name}_{i}"
 
 
 def test_data_docs_index_lists_only_the_latest_runs(spark, suite, tmp_path):

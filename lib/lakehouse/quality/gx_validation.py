@@ -18,7 +18,9 @@ from pyspark.sql import DataFrame
 from lakehouse.config.model import QualitySpec
 from lakehouse.quality.suite import Suite
 
-# GX contexts are not thread-safe and the runner refreshes tables side by side.
+# GX contexts are not thread-safe and the runner refreshes tables side by side. Only the
+# warehouse's file-backed project (its stores and Data Docs) is shared, so only writing to it
+# is serialized; each validation computes its metrics in a context of its own.
 _LOCK = threading.Lock()
 _CONTEXTS: dict[str, object] = {}
 SITE = "local_site"  # the file-backed site a new GX project comes with
@@ -31,58 +33,68 @@ class GxResult:
     docs_index: str | None
 
 
-def _context(project_dir: Path):
-    import great_expectations as gx
+def _quiet(context) -> None:
     from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
+    # GX draws a progress bar per metric batch: noise in job logs and CI output.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+
+
+def _project(project_dir: Path):
+    """The warehouse's file-backed GX project: validation results and Data Docs."""
+    import great_expectations as gx
 
     key = str(project_dir)
     if key not in _CONTEXTS:
-        logging.getLogger("great_expectations").setLevel(logging.WARNING)
         project_dir.mkdir(parents=True, exist_ok=True)
         context = gx.get_context(mode="file", project_root_dir=key)
-        # GX draws a progress bar per metric batch: noise in job logs and CI output.
-        context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        _quiet(context)
         context.variables.save()
         _CONTEXTS[key] = context
     return _CONTEXTS[key]
 
 
-def _checkpoint(context, name: str, suite: Suite):
+def _gx_suite(name: str, suite: Suite):
     import great_expectations as gx
     from great_expectations.expectations.registry import get_expectation_impl
 
-    # The batch comes cached already (silver persists it for its own checks). GX would cache
-    # a second copy and never release it: one more cached batch per table and run, for as
-    # long as the Spark application lives.
-    source = context.data_sources.add_or_update_spark("lakehouse", persist=False)
-    asset = next((a for a in source.assets if a.name == name), None) or source.add_dataframe_asset(
-        name
-    )
-    batch = next(iter(asset.batch_definitions), None) or asset.add_batch_definition_whole_dataframe(
-        "micro_batch"
-    )
     gx_suite = gx.ExpectationSuite(name=name)
     for entry in suite.expectations:
         gx_suite.expectations.append(
             get_expectation_impl(entry.type)(**entry.kwargs, meta={"rule": entry.name})
         )
-    gx_suite = context.suites.add_or_update(gx_suite)
-    definition = context.validation_definitions.add_or_update(
+    return gx_suite
+
+
+def _checkpoint(name: str, suite: Suite):
+    """A checkpoint in an in-memory context of its own, so that validations of different
+    tables compute their metrics side by side instead of queueing for one shared context."""
+    import great_expectations as gx
+
+    context = gx.get_context(mode="ephemeral")
+    _quiet(context)
+    # The batch comes cached already (silver persists it for its own checks). GX would cache
+    # a second copy and never release it: one more cached batch per table and run, for as
+    # long as the Spark application lives.
+    source = context.data_sources.add_spark("lakehouse", persist=False)
+    batch = source.add_dataframe_asset(name).add_batch_definition_whole_dataframe("micro_batch")
+    gx_suite = context.suites.add(_gx_suite(name, suite))
+    definition = context.validation_definitions.add(
         gx.ValidationDefinition(name=name, data=batch, suite=gx_suite)
     )
-    return context.checkpoints.add_or_update(
+    return context.checkpoints.add(
         gx.Checkpoint(
             name=name,
             validation_definitions=[definition],
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
             result_format={"result_format": "BASIC"},
         )
     )
 
 
 def _list_latest_runs(context, runs: int) -> None:
-    """Bound the Data Docs index to the latest ``runs`` validation runs: GX rebuilds the
-    index after each batch by reading every run it lists."""
+    """Bound the Data Docs index to the latest ``runs`` validation runs: the index is rebuilt
+    after each batch by reading every run it lists."""
     sites = copy.deepcopy(context.list_data_docs_sites())
     site = sites.get(SITE)
     if site is None:
@@ -102,20 +114,27 @@ def validate(
     index_runs: int = QualitySpec.data_docs_index_runs,
 ) -> GxResult:
     import great_expectations as gx
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+    )
 
+    result = _checkpoint(name, suite).run(
+        batch_parameters={"dataframe": df}, run_id=gx.RunIdentifier(run_name=run_name)
+    )
+    ((result_id, validation),) = result.run_results.items()
+    unexpected = {
+        r.expectation_config.meta["rule"]: int(r.result.get("unexpected_count") or 0)
+        for r in validation.results
+    }
     with _LOCK:
-        context = _context(gx_dir)
-        _list_latest_runs(context, index_runs)
-        checkpoint = _checkpoint(context, name, suite)
-        result = checkpoint.run(
-            batch_parameters={"dataframe": df}, run_id=gx.RunIdentifier(run_name=run_name)
+        project = _project(gx_dir)
+        _list_latest_runs(project, index_runs)
+        suite_id = ExpectationSuiteIdentifier(
+            name=project.suites.add_or_update(_gx_suite(name, suite)).name
         )
-        (validation,) = result.run_results.values()
-        unexpected = {
-            r.expectation_config.meta["rule"]: int(r.result.get("unexpected_count") or 0)
-            for r in validation.results
-        }
-        sites = context.get_docs_sites_urls()
+        project.validation_results_store.store_validation_results(validation, result_id, suite_id)
+        project.build_data_docs(resource_identifiers=[result_id, suite_id])
+        sites = project.get_docs_sites_urls()
     return GxResult(
         success=bool(result.success),
         unexpected=unexpected,

@@ -113,10 +113,11 @@ def validate(
     run_name: str,
     index_runs: int = QualitySpec.data_docs_index_runs,
 ) -> GxResult:
-    import great_expectations as gx
-    from great_expectations.data_context.types.resource_identifiers import (
-        ExpectationSuiteIdentifier,
-    )
+    with _LOCK:  # the first import of GX's many modules, one thread at a time
+        import great_expectations as gx
+        from great_expectations.data_context.types.resource_identifiers import (
+            ExpectationSuiteIdentifier,
+        )
 
     result = _checkpoint(name, suite).run(
         batch_parameters={"dataframe": df}, run_id=gx.RunIdentifier(run_name=run_name)

@@ -30,6 +30,11 @@ def arguments():
     p.add_argument(
         "--plan", action="store_true", help="print what would run, in order; run nothing"
     )
+    p.add_argument(
+        "--refresh-now",
+        action="store_true",
+        help="refresh gold models with refresh_every (e.g. weekly) even if not due yet",
+    )
     p.add_argument("--log-format", choices=["console", "json"], default="console")
     p.add_argument(
         "--wait",
@@ -65,6 +70,7 @@ def selection_from(args, p) -> pipeline.Selection:
         downstream=args.downstream,
         layers=tuple(args.layer or ()),
         days=days,
+        refresh_now=args.refresh_now,
     )
 
 

@@ -64,6 +64,24 @@ def test_data_docs_index_needs_at_least_one_run(conf_copy):
     assert "must be at least 1 (got 0)" in str(err.value)
 
 
+def test_refresh_interval_is_read_and_a_bad_one_named(conf_copy):
+    file = conf_copy / "tables" / "gold" / "mart_recommendations.yaml"
+    assert (
+        str(
+            load_project(conf_copy / "lakehouse.yaml")
+            .table("gold.mart_recommendations")
+            .spec.refresh_interval
+        )
+        == "7 days, 0:00:00"
+    )
+    _edit(file, lambda d: d.__setitem__("refresh_every", "weekly"))
+    with pytest.raises(ConfigError) as err:
+        load_project(conf_copy / "lakehouse.yaml")
+    assert str(file) in str(err.value)
+    assert err.value.key == "refresh_every"
+    assert "expected '<n> minutes|hours|days|weeks', got 'weekly'" in str(err.value)
+
+
 def test_unknown_format_lists_the_allowed_ones(conf_copy):
     file = conf_copy / "tables" / "bronze" / "orders.yaml"
     _edit(file, lambda d: d["source"].__setitem__("format", "xlsx"))

@@ -86,6 +86,18 @@ def test_plan_lists_waves_in_order(project):
     assert "wave 3" in text
 
 
+def test_plan_shows_schedules_and_refresh_now_lifts_them(project):
+    ref = "gold.mart_recommendations"
+    scheduled = pipeline.select(project, pipeline.Selection(tables=(ref,)))
+    text = pipeline.format_plan(scheduled, pipeline.Selection(tables=(ref,)))
+    assert f"{ref}  at most every 7 days" in text
+    now = pipeline.Selection(tables=(ref, "gold.fct_orders"), refresh_now=True)
+    lifted = pipeline.select(project, now)
+    assert [t.spec.refresh_every for t in lifted] == [None, None]
+    assert "refresh_now" in now.describe()
+    assert "at most every" not in pipeline.format_plan(lifted, now)
+
+
 def test_data_quality_failure_is_recognised_through_wrapping():
     try:
         try:

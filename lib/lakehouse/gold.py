@@ -14,6 +14,9 @@ Two variants share that machinery:
 - ``incremental: false``: models that depend on all rows at once (global ranks, trained
   models) are recomputed whole whenever an input changed; unchanged rows are still not
   rewritten.
+
+A model with ``refresh_every`` is refreshed at most once per that interval; a run in between
+leaves it alone without starting its stream, so its changes wait in the inputs' feeds.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import reduce
 
 from delta.tables import DeltaTable
@@ -383,6 +387,30 @@ def register_all(spark: SparkSession, project: Project, layer: str = "gold") -> 
 class RefreshResult:
     table: str
     keys_changed: int | None  # None: the table was built for the first time, every key is new
+    # Set when the run left the table alone: its ``refresh_every`` has not passed yet.
+    not_due_until: datetime | None = None
+
+
+# The commits a refresh makes; maintenance (OPTIMIZE, VACUUM) and erasure do not count.
+REFRESH_OPERATIONS = ("CREATE TABLE", "WRITE", "MERGE")
+
+
+def next_refresh(spark: SparkSession, path: str, every: timedelta) -> datetime | None:
+    """When a model refreshed at most once per ``every`` is due again (UTC): ``every`` after
+    its last refresh commit. None: no such commit, due now.
+
+    A refresh whose result equals the table commits nothing, so the model stays due and the
+    next run with changes rebuilds it again.
+    """
+    last = (
+        DeltaTable.forPath(spark, path)
+        .history()
+        .where(F.col("operation").isin(*REFRESH_OPERATIONS))
+        # seconds since the epoch: free of the session's and the driver's time zones
+        .agg(F.max(F.col("timestamp").cast("double")).alias("at"))
+        .first()["at"]
+    )
+    return None if last is None else datetime.fromtimestamp(last, UTC) + every
 
 
 def _read_inputs(session: SparkSession, project: Project, spec: GoldSpec) -> dict[str, DataFrame]:
@@ -498,6 +526,11 @@ def refresh(spark: SparkSession, project: Project, table: Table, run_id: str) ->
     # A table built for the first time: its first batch touches every key (see handle).
     new_table = fresh or not existed
     first = new_table
+    if spec.refresh_interval and not new_table:
+        due = next_refresh(own, path, spec.refresh_interval)
+        if due is not None and due > datetime.now(UTC):
+            register(spark, project, table)
+            return RefreshResult(table.ref, keys_changed=0, not_due_until=due)
     if not spec.inputs:
         # Nothing to watch (a calendar): built with the table; drop the table to rebuild it.
         empty = fresh or own.read.format("delta").load(path).limit(2).count() < 2

@@ -36,13 +36,15 @@ DEFAULT_PARALLELISM = 4  # tables refreshed side by side (see run)
 class Selection:
     """What to run. Empty means everything; the filters narrow it in this order: tables (with
     their upstream and/or downstream), then layers. ``days`` restricts which landed files
-    bronze takes (see ``for_days``)."""
+    bronze takes (see ``for_days``). ``refresh_now`` refreshes models whose
+    ``refresh_every`` has not passed yet too."""
 
     tables: tuple[str, ...] = ()
     upstream: bool = False
     downstream: bool = False
     layers: tuple[str, ...] = ()
     days: tuple[date, ...] = ()
+    refresh_now: bool = False
 
     def describe(self) -> str:
         parts = []
@@ -55,6 +57,8 @@ class Selection:
         if self.days:
             first, last = min(self.days), max(self.days)
             parts.append(f"days={first}" + (f"..{last}" if last != first else ""))
+        if self.refresh_now:
+            parts.append("refresh_now")
         return " ".join(parts) or "all"
 
 
@@ -101,7 +105,16 @@ def select(project: Project, selection: Selection = Selection()) -> list[Table]:
         tables = [t for t in tables if t.layer in selection.layers]
     if selection.days:
         tables = [for_days(t, selection.days) if t.layer == "bronze" else t for t in tables]
+    if selection.refresh_now:
+        tables = [unscheduled(t) for t in tables]
     return tables
+
+
+def unscheduled(table: Table) -> Table:
+    """The model without its ``refresh_every``: refreshed by this run whatever its schedule."""
+    if table.layer != "gold" or not table.spec.refresh_every:
+        return table
+    return dataclasses.replace(table, spec=dataclasses.replace(table.spec, refresh_every=None))
 
 
 def days_between(first: date, last: date) -> tuple[date, ...]:
@@ -154,6 +167,8 @@ def format_plan(tables: list[Table], selection: Selection) -> str:
             filt = t.spec.source.options.get("pathGlobFilter") if t.layer == "bronze" else None
             note = f"  after {after}" if after else ""
             note += f"  files {filt}" if filt else ""
+            every = t.spec.refresh_every if t.layer == "gold" else None
+            note += f"  at most every {every}" if every else ""
             lines.append(f"  {number:>3}. {t.ref}{note}")
     return "\n".join(lines)
 
@@ -181,6 +196,12 @@ class TableReport:
     @property
     def ref(self) -> str:
         return f"{self.layer}.{self.table}"
+
+    @property
+    def note(self) -> str | None:
+        """Why a table that succeeded did nothing, when a schedule says so."""
+        due = getattr(self.detail, "not_due_until", None)
+        return f"not due until {due:%Y-%m-%d %H:%M} UTC" if due else None
 
 
 class PipelineFailed(RuntimeError):
@@ -336,6 +357,7 @@ def run(
                     rows_quarantined=report.rows_quarantined,
                     version=report.version,
                     error=report.error,
+                    detail=report.note,
                 )
             )
         emit({"event": "table_" + report.status, "table": table.ref, **_numbers(report)})
@@ -399,6 +421,8 @@ def _numbers(report: TableReport) -> dict[str, Any]:
     out["seconds"] = round(report.seconds, 2)
     if report.error:
         out["error"] = report.error
+    if report.note:
+        out["note"] = report.note
     return out
 
 
@@ -423,6 +447,7 @@ def console_progress(out: TextIO = sys.stdout) -> Callable[[Event], None]:
                     else ""
                 )
                 + f" -> {event['rows']} rows, v{event['version']} ({event['seconds']:.1f}s)"
+                + (f", {event['note']}" if event.get("note") else "")
             )
         elif kind in ("table_failed", "table_data_quality_failed"):
             first = (event.get("error") or "").splitlines()[0:1]

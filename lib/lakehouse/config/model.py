@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -12,6 +13,15 @@ from lakehouse.config.loader import ConfigError
 LAYERS = ("bronze", "silver", "gold")
 SAFE_RETENTION_HOURS = 168  # Delta's default delta.deletedFileRetentionDuration
 _TABLE_REF = re.compile(r"^(bronze|silver|gold)\.[A-Za-z_][A-Za-z0-9_]*$")
+_INTERVAL = re.compile(r"^\s*(\d+)\s*(minute|hour|day|week)s?\s*$")
+
+
+def parse_interval(text: str) -> timedelta:
+    """``"7 days"``, ``"12 hours"``, ``"1 week"``, ``"30 minutes"``."""
+    match = _INTERVAL.match(str(text))
+    if not match:
+        raise ValueError(f"expected '<n> minutes|hours|days|weeks', got {text!r}")
+    return timedelta(**{match[2] + "s": int(match[1])})
 
 
 @dataclass(frozen=True)
@@ -197,10 +207,18 @@ class GoldSpec:
     partition_by: tuple[str, ...] = ()
     erasure: ErasureSpec | None = None
     maintenance: MaintenanceSpec | None = None
+    # At most one refresh per this interval ("7 days"): runs in between leave the table as it
+    # is and its changes wait in the inputs' change feeds. For models that are costly and
+    # whole by nature (a trained model), where a day's data moves little.
+    refresh_every: str | None = None
 
     @property
     def upstream(self) -> tuple[str, ...]:
         return tuple(self.inputs.values())
+
+    @property
+    def refresh_interval(self) -> timedelta | None:
+        return parse_interval(self.refresh_every) if self.refresh_every else None
 
     @property
     def row_key(self) -> tuple[str, ...]:
@@ -222,6 +240,11 @@ class GoldSpec:
                     f"changes.{alias}",
                     f"name one column for each key column {list(self.key)}",
                 )
+        if self.refresh_every is not None:
+            try:
+                parse_interval(self.refresh_every)
+            except ValueError as exc:
+                raise ConfigError(file, "refresh_every", str(exc)) from None
         if not self.incremental:
             if self.changes:
                 raise ConfigError(file, "changes", "a model rebuilt whole needs no changes")

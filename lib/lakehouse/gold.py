@@ -391,8 +391,12 @@ class RefreshResult:
     not_due_until: datetime | None = None
 
 
-# The commits a refresh makes; maintenance (OPTIMIZE, VACUUM) and erasure do not count.
-REFRESH_OPERATIONS = ("CREATE TABLE", "WRITE", "MERGE")
+# The commits a refresh makes: the table's creation, a first build appended, a MERGE. Erasure
+# overwrites (mode Overwrite), maintenance OPTIMIZEs and VACUUMs; neither is a refresh.
+REFRESH_COMMIT = (
+    "operation IN ('CREATE TABLE', 'MERGE')"
+    " OR (operation = 'WRITE' AND operationParameters['mode'] = 'Append')"
+)
 
 
 def next_refresh(spark: SparkSession, path: str, every: timedelta) -> datetime | None:
@@ -405,7 +409,7 @@ def next_refresh(spark: SparkSession, path: str, every: timedelta) -> datetime |
     last = (
         DeltaTable.forPath(spark, path)
         .history()
-        .where(F.col("operation").isin(*REFRESH_OPERATIONS))
+        .where(REFRESH_COMMIT)
         # seconds since the epoch: free of the session's and the driver's time zones
         .agg(F.max(F.col("timestamp").cast("double")).alias("at"))
         .first()["at"]

@@ -117,13 +117,14 @@ def test_a_run_that_stopped_reports_its_steps_and_why(tmp_path):
     steps = [
         Step("floor", "-", 10.0, 1000, layers={"bronze": 10.0}),
         Step("full_load", "-", 25.0, 1000, layers={"bronze": 5.0, "silver": 8.0, "gold": 12.0}),
+        Step("increment 2026-03-21", "large", 9.0, 50, not_due=["gold.mart_recommendations"]),
     ]
     result = ScaleResult(
         Scale(positions=1000, history_days=20),
         {"files": 3, "bytes": 10, "rows": 1000, "days": 21, "seconds": 1.0},
         steps,
         4096,
-        error="increment 2026-03-21 (large): boom",
+        error="increment 2026-03-22 (large): boom",
     )
     assert report.targets(result) == []  # no ratio from a half-run
     json_file, md_file = report.write([result], tmp_path)
@@ -131,7 +132,12 @@ def test_a_run_that_stopped_reports_its_steps_and_why(tmp_path):
     assert data["error"].endswith("boom") and [s["name"] for s in data["steps"]] == [
         "floor",
         "full_load",
+        "increment 2026-03-21",
     ]
     text = md_file.read_text()
     assert "| full_load | - | 1,000 | 25 | 40 | 5 | 8 | 12 |" in text
-    assert "**The run stopped**: increment 2026-03-21 (large): boom" in text
+    assert "**The run stopped**: increment 2026-03-22 (large): boom" in text
+    assert (
+        "increment 2026-03-21 (large) left alone, not due by their refresh_every: "
+        "gold.mart_recommendations" in text
+    )

@@ -93,6 +93,8 @@ class Step:
     live_heap_mb: float = 0.0  # heap in use after a full collection at the end of the step
     python_rss_peak_mb: float = 0.0
     merges: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Models the step left alone because their refresh_every had not passed (weekly models).
+    not_due: list[str] = field(default_factory=list)
 
     @property
     def rows_per_second(self) -> float:
@@ -389,6 +391,7 @@ class Bench:
             )
             step.layers[layer] = round(time.monotonic() - t0, 2)
             step.tables.update({r.ref: round(r.seconds, 2) for r in reports})
+            step.not_due += [r.ref for r in reports if r.note]
             self._collect_merges(step)
 
     def fresh_caches(self) -> None:

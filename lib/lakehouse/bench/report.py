@@ -194,6 +194,13 @@ def markdown(results: list[ScaleResult]) -> str:
                 f"| {step.python_rss_peak_mb:,.0f} "
                 f"| {scanned:,} / {before:,} | {_mb(b_scanned)} / {_mb(b_before)} |"
             )
+        for step in r.steps:
+            if step.not_due:
+                lines += [
+                    "",
+                    f"{step.name} ({step.history}) left alone, not due by their refresh_every: "
+                    + ", ".join(step.not_due),
+                ]
         lines += ["", "| target | measured | goal | verdict | detail |", "|---|--:|--:|---|---|"]
         for t in targets(r):
             lines.append(

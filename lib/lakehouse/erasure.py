@@ -7,8 +7,8 @@ go when the id appears in that text as a whole token.
 
 Why the steps are as they are (docs/contracts_and_erasure.md):
 
-1. Silver and gold first catch up with what bronze already holds, so no stream is left needing
-   a file the purge deletes.
+1. Silver and gold first catch up with what bronze already holds, models with a
+   ``refresh_every`` included, so no stream is left needing a file the purge deletes.
 2. Each table is rewritten without the subjects' rows as a commit flagged ``dataChange=false``.
    The ids never appear in the log (no predicate with literals), and downstream streams skip
    the commit: every layer is erased directly, so nothing has to flow, and a silver stream over
@@ -352,7 +352,11 @@ def erase(
         if catch_up:
             from lakehouse import pipeline  # the runner imports every layer; only needed here
 
-            pipeline.run(spark, project, f"{run_id}-catch-up", layers=("silver", "gold"))
+            # Scheduled models too (refresh_every): a stream left behind would need the
+            # change files the purge deletes.
+            everything = pipeline.Selection(layers=("silver", "gold"), refresh_now=True)
+            catch_up_tables = pipeline.select(project, everything)
+            pipeline.run(spark, project, f"{run_id}-catch-up", tables=catch_up_tables)
         targets = [t for t in erasure_targets(project) if delta_io.exists(spark, t[1])]
         removed = {name: rewrite_without(spark, path, ids_df, spec) for name, path, spec in targets}
         for _name, path, _spec in targets:

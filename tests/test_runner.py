@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
 
-from lakehouse import pipeline, runlog
+from lakehouse import gold, pipeline, runlog
 from lakehouse.errors import DataQualityError, is_data_quality_failure
 from tests.landing import csv, drop
 from tests.test_pipeline_e2e import ORDERS, POSITIONS
@@ -96,6 +97,22 @@ def test_plan_shows_schedules_and_refresh_now_lifts_them(project):
     assert [t.spec.refresh_every for t in lifted] == [None, None]
     assert "refresh_now" in now.describe()
     assert "at most every" not in pipeline.format_plan(lifted, now)
+
+
+def test_a_model_left_alone_by_its_schedule_says_until_when():
+    due = datetime(2027, 3, 8, 6, 30, tzinfo=UTC)
+    left = pipeline.TableReport(
+        "gold", "mart_recommendations", 10, 3, 1.2, gold.RefreshResult("g", 0, not_due_until=due)
+    )
+    done = pipeline.TableReport("gold", "fct_orders", 10, 4, 3.0, gold.RefreshResult("g", 7))
+    assert left.note == "not due until 2027-03-08 06:30 UTC" and done.note is None
+    out = io.StringIO()
+    show = pipeline.console_progress(out)
+    for report in (left, done):
+        show({"event": "table_succeeded", "table": report.ref, **pipeline._numbers(report)})
+    first, second = out.getvalue().splitlines()
+    assert first.endswith("(1.2s), not due until 2027-03-08 06:30 UTC")
+    assert "not due" not in second
 
 
 def test_data_quality_failure_is_recognised_through_wrapping():

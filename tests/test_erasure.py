@@ -192,5 +192,12 @@ def test_landing_text_loses_the_subjects_lines_only():
     assert erasure.scrub_text(lines, "json", "user_id", ["C1"], {}) == '{"user_id": "C2"}\n'
 
 
+def test_catch_up_refreshes_scheduled_models_too(project):
+    tables = {t.ref: t for t in erasure.catch_up_tables(project)}
+    assert {t.layer for t in tables.values()} == {"silver", "gold"}
+    assert project.table("gold.mart_recommendations").spec.refresh_every  # weekly in the YAML
+    assert tables["gold.mart_recommendations"].spec.refresh_every is None
+
+
 def test_ids_from_a_file_skip_blanks_and_comments():
     assert erasure.read_ids(["C1\n", "\n", "# request 42\n", " C2  # twice\n"]) == ["C1", "C2"]

@@ -339,6 +339,14 @@ def erasure_targets(project: Project) -> list[tuple[str, str, ErasureSpec]]:
     return targets
 
 
+def catch_up_tables(project: Project) -> list[Table]:
+    """Silver and gold, models with a ``refresh_every`` included: a stream left behind would
+    need the change files the purge deletes."""
+    from lakehouse import pipeline  # the runner imports every layer; only needed here
+
+    return pipeline.select(project, pipeline.Selection(layers=("silver", "gold"), refresh_now=True))
+
+
 def erase(
     spark: SparkSession,
     project: Project,
@@ -352,11 +360,8 @@ def erase(
         if catch_up:
             from lakehouse import pipeline  # the runner imports every layer; only needed here
 
-            # Scheduled models too (refresh_every): a stream left behind would need the
-            # change files the purge deletes.
-            everything = pipeline.Selection(layers=("silver", "gold"), refresh_now=True)
-            catch_up_tables = pipeline.select(project, everything)
-            pipeline.run(spark, project, f"{run_id}-catch-up", tables=catch_up_tables)
+            tables = catch_up_tables(project)
+            pipeline.run(spark, project, f"{run_id}-catch-up", tables=tables)
         targets = [t for t in erasure_targets(project) if delta_io.exists(spark, t[1])]
         removed = {name: rewrite_without(spark, path, ids_df, spec) for name, path, spec in targets}
         for _name, path, _spec in targets:

@@ -113,6 +113,9 @@ def test_a_model_left_alone_by_its_schedule_says_until_when():
     first, second = out.getvalue().splitlines()
     assert first.endswith("(1.2s), not due until 2027-03-08 06:30 UTC")
     assert "not due" not in second
+    summary = pipeline.format_reports([left, done]).splitlines()
+    assert summary[2].endswith("1.2  not due until 2027-03-08 06:30 UTC")
+    assert summary[3].endswith("3.0")
 
 
 def test_data_quality_failure_is_recognised_through_wrapping():

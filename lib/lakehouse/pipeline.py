@@ -486,5 +486,6 @@ def format_reports(reports: list[TableReport]) -> str:
         lines.append(
             f"{r.layer:<7} {r.table:<24} {r.status[:10]:<10} {r.rows:>10} "
             f"{_n(r.rows_written):>8} {_n(r.rows_updated):>8} {version:>8} {r.seconds:>8.1f}"
+            + (f"  {r.note}" if r.note else "")
         )
     return "\n".join(lines)

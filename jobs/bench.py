@@ -12,11 +12,9 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lakehouse import cli, pipeline
+from lakehouse import cli, job, pipeline
 from lakehouse.bench import report
 from lakehouse.bench.harness import Bench, Scale
-from lakehouse.config import load_project
-from lakehouse.session import build_session
 
 
 def positive_ints(text: str) -> list[int]:
@@ -26,6 +24,7 @@ def positive_ints(text: str) -> list[int]:
     return values
 
 
+@job.exits
 def main() -> int:
     p = cli.parser(__doc__)
     p.add_argument(
@@ -74,9 +73,13 @@ def main() -> int:
     except ValueError as exc:
         p.error(str(exc))
 
-    project = load_project(args.conf)
-    spark = build_session(project, args.profile, app_name="lakehouse-bench")
-    spark.sparkContext.setLogLevel("ERROR")
+    return job.run(
+        "bench", args, lambda work: bench(work, args, scales), lock=False, log_level="ERROR"
+    )
+
+
+def bench(work: job.Work, args, scales: list[Scale]) -> int:
+    """The bench works in warehouses of its own under --workdir: it takes no lock."""
     out = args.out or args.workdir / f"results-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     done: list = []
 
@@ -85,7 +88,13 @@ def main() -> int:
 
     say = lambda m: print(m, flush=True)  # noqa: E731
     bench = Bench(
-        spark, project, args.workdir.resolve(), say=say, on_step=save, parallelism=args.parallelism
+        work.spark,
+        work.project,
+        args.workdir.resolve(),
+        say=say,
+        on_step=save,
+        parallelism=args.parallelism,
+        profile=work.ctx.profile,
     )
     if args.prepare:
         for scale in scales:

@@ -9,10 +9,12 @@ import sys
 import time
 from pathlib import Path
 
-from lakehouse import cli, pipeline
+from lakehouse import cli, job, pipeline
+from lakehouse.results import RefreshResult
 from lakehouse.simulator import Simulator, load_preset
 
 
+@job.exits
 def main() -> int:
     p = cli.parser(__doc__)
     p.add_argument("--days", type=int, default=3, help="days to simulate (default 3)")
@@ -20,14 +22,19 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--fresh", action="store_true", help="delete the warehouse folder first")
     args = p.parse_args()
-    project, spark = cli.start(args, "lakehouse-demo")
+    project, ctx = job.configure(args)
     if args.fresh and "://" not in project.root:
         shutil.rmtree(project.root, ignore_errors=True)
+    return job.run("demo", args, lambda work: demo(work, args), configured=(project, ctx))
 
+
+def demo(work: job.Work, args) -> int:
+    project, spark = work.project, work.spark
     simulator = Simulator(spark, load_preset(args.preset), landing=project.landing, seed=args.seed)
-    print(f"run {args.run_id}: warehouse {project.root}", flush=True)
+    print(f"run {work.ctx.run_id}: warehouse {project.root}", flush=True)
     started = time.monotonic()
-    reports: list[pipeline.TableReport] = []
+    reports: list[RefreshResult] = []
+    tables = pipeline.select(project)
     for day in range(args.days):
         day_date = simulator.calendar.iso(day)
         if (Path(project.landing) / "_manifest" / f"{day_date}.json").exists():
@@ -39,9 +46,8 @@ def main() -> int:
         t0 = time.monotonic()
         # Days replayed minutes apart would leave the weekly models (refresh_every) as the
         # first day built them: the last day refreshes them too, so the summary is current.
-        last = pipeline.Selection(refresh_now=day == args.days - 1)
-        tables = pipeline.select(project, last)
-        reports = pipeline.run(spark, project, f"{args.run_id}-{day_date}", tables=tables)
+        ctx = work.ctx.derived(day_date, refresh_now=day == args.days - 1)
+        reports = pipeline.run(spark, project, ctx, tables, before_table=work.lock.check)
         print(f"day {day_date}: pipeline in {time.monotonic() - t0:.1f}s", flush=True)
     print(pipeline.format_reports(reports))
     print(f"demo finished in {time.monotonic() - started:.0f}s")

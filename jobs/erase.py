@@ -12,10 +12,7 @@ run holds the warehouse.
 import sys
 import time
 
-from lakehouse import cli, erasure, errors
-from lakehouse.config import ConfigError, load_project
-from lakehouse.lock import LockBusy, LockOwner, WarehouseLock, lock_path
-from lakehouse.session import build_session
+from lakehouse import cli, erasure, errors, job
 
 
 def main() -> int:
@@ -30,39 +27,20 @@ def main() -> int:
             ids += erasure.read_ids(f)
     if not ids:
         p.error("give --customer-id or --from-file")
-    try:
-        project = load_project(args.conf)
-    except ConfigError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return errors.EXIT_USAGE
 
-    spark = build_session(project, args.profile, app_name="lakehouse-erase")
-    spark.sparkContext.setLogLevel("WARN")
-    ops = project.settings.operations
     # One writer at a time: a pipeline run between the rewrite and the purge would lose files.
-    lock = WarehouseLock(
-        lock_path(project.root, ops.lock),
-        LockOwner(run_id=args.run_id, job="erase"),
-        ops.lock_stale_seconds,
-        spark=spark,
-    )
-    try:
-        lock.acquire(args.wait)
-    except LockBusy as exc:
-        print(f"not started: {exc}", file=sys.stderr)
-        return errors.EXIT_BUSY
-    started = time.monotonic()
-    try:
-        report = erasure.erase(spark, project, ids, args.run_id)
-    finally:
-        lock.release()
-    print(f"run {args.run_id}: erased {report.subjects} subject(s)")
-    for name, rows in report.rows_removed.items():
-        print(f"  {name:<36} {rows:>8} rows removed")
-    for name, files in report.landing_files.items():
-        print(f"  landing of {name:<25} {files:>8} files rewritten")
-    print(f"done in {time.monotonic() - started:.0f}s; history before this run is purged")
-    return errors.EXIT_OK
+    def erase(work: job.Work) -> int:
+        started = time.monotonic()
+        report = erasure.erase(work.spark, work.project, ids, work.ctx)
+        print(f"run {work.ctx.run_id}: erased {report.subjects} subject(s)")
+        for name, rows in report.rows_removed.items():
+            print(f"  {name:<36} {rows:>8} rows removed")
+        for name, files in report.landing_files.items():
+            print(f"  landing of {name:<25} {files:>8} files rewritten")
+        print(f"done in {time.monotonic() - started:.0f}s; history before this run is purged")
+        return errors.EXIT_OK
+
+    return job.run("erase", args, erase, wait=args.wait)
 
 
 if __name__ == "__main__":

@@ -9,13 +9,11 @@ import json
 import sys
 import time
 
-from lakehouse import errors, maintenance, pipeline, runlog
+from lakehouse import errors, job, maintenance, pipeline, runlog
 from lakehouse.cli import parser
-from lakehouse.config import ConfigError, load_project
-from lakehouse.lock import LockBusy, LockOwner, WarehouseLock, is_local, lock_path
-from lakehouse.session import build_session
 
 
+@job.exits
 def main() -> int:
     p = parser(__doc__)
     p.add_argument("--layer", action="append", choices=["bronze", "silver", "gold"])
@@ -24,14 +22,13 @@ def main() -> int:
     p.add_argument("--wait", type=float, default=0, metavar="SECONDS")
     args = p.parse_args()
     try:
-        project = load_project(args.conf)
+        project, ctx = job.configure(args)
         tables = pipeline.select(
             project,
             pipeline.Selection(tables=tuple(args.table or ()), layers=tuple(args.layer or ())),
         )
-    except (ConfigError, KeyError, ValueError) as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return errors.EXIT_USAGE
+    except (KeyError, ValueError) as exc:
+        raise job.usage_error(exc) from None
     ops = project.settings.operations
     # The run log is a table too; it grows by a few small files every run.
     targets = [(t.ref, project.table_path(t), maintenance.settings_for(project, t)) for t in tables]
@@ -41,25 +38,13 @@ def main() -> int:
         for name, _, spec in targets:
             print(f"{name}: {spec}")
         return errors.EXIT_OK
-
-    where = lock_path(project.root, ops.lock)
-    lock = None
-    try:
-        owner = LockOwner(run_id=args.run_id, job="maintenance")
-        if is_local(where):
-            lock = WarehouseLock(where, owner, ops.lock_stale_seconds).acquire(args.wait)
-        spark = build_session(project, args.profile, app_name="lakehouse-maintenance")
-        spark.sparkContext.setLogLevel("WARN")
-        if lock is None:
-            lock = WarehouseLock(where, owner, ops.lock_stale_seconds, spark=spark)
-            lock.acquire(args.wait)
-        return run(spark, project, args.run_id, targets)
-    except LockBusy as exc:
-        print(f"not started: {exc}", file=sys.stderr)
-        return errors.EXIT_BUSY
-    finally:
-        if lock is not None:
-            lock.release()
+    return job.run(
+        "maintenance",
+        args,
+        lambda work: run(work.spark, work.project, work.ctx.run_id, targets),
+        configured=(project, ctx),
+        wait=args.wait,
+    )
 
 
 def run(spark, project, run_id, targets) -> int:

@@ -5,13 +5,10 @@ Exit codes: 0 success, 1 error, 2 bad command line or configuration, 3 data-qual
 """
 
 import sys
-import time
 from datetime import date
 
-from lakehouse import cli, errors, pipeline, runlog
-from lakehouse.config import ConfigError, load_project
-from lakehouse.lock import LockBusy, LockOwner, WarehouseLock, is_local, lock_path
-from lakehouse.session import build_session
+from lakehouse import cli, errors, job, pipeline
+from lakehouse.pipeline.recorded import run_recorded
 
 
 def arguments():
@@ -52,143 +49,58 @@ def arguments():
     return p
 
 
-def selection_from(args, p) -> pipeline.Selection:
-    if (args.upstream or args.downstream) and not args.table:
-        p.error("--upstream and --downstream need --table")
+def days_from(args, p) -> tuple[date, ...]:
     if args.date and (args.date_from or args.date_to):
         p.error("use --date or --from/--to, not both")
-    days: tuple[date, ...] = ()
     if args.date:
-        days = (args.date,)
-    elif args.date_from or args.date_to:
+        return (args.date,)
+    if args.date_from or args.date_to:
         if not (args.date_from and args.date_to):
             p.error("a range needs both --from and --to")
-        days = pipeline.days_between(args.date_from, args.date_to)
-    return pipeline.Selection(
+        try:
+            return pipeline.days_between(args.date_from, args.date_to)
+        except ValueError as exc:
+            p.error(str(exc))
+    return ()
+
+
+@job.exits
+def main() -> int:
+    p = arguments()
+    args = p.parse_args()
+    if (args.upstream or args.downstream) and not args.table:
+        p.error("--upstream and --downstream need --table")
+    selection = pipeline.Selection(
         tables=tuple(args.table or ()),
         upstream=args.upstream,
         downstream=args.downstream,
         layers=tuple(args.layer or ()),
-        days=days,
-        refresh_now=args.refresh_now,
     )
-
-
-def main() -> int:
-    p = arguments()
-    args = p.parse_args()
     say = pipeline.json_progress() if args.log_format == "json" else None
+    try:
+        project, ctx = job.configure(args, days=days_from(args, p), refresh_now=args.refresh_now)
+        tables = pipeline.select(project, selection)
+        pipeline.check_days(tables, ctx.days)
+    except (KeyError, ValueError) as exc:
+        raise job.usage_error(exc) from None
+    if args.plan:
+        print(pipeline.format_plan(tables, selection, ctx))
+        return errors.EXIT_OK
 
-    def tell(message: str, **fields) -> None:
+    def tell(message: str) -> None:
         if say:
-            say({"event": fields.pop("event", "message"), "message": message, **fields})
+            say({"event": "message", "message": message})
         else:
             print(message, flush=True)
 
-    try:
-        project = load_project(args.conf)
-        selection = selection_from(args, p)
-        tables = pipeline.select(project, selection)
-    except (ConfigError, KeyError, ValueError) as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return errors.EXIT_USAGE
-    if args.plan:
-        print(pipeline.format_plan(tables, selection))
-        return errors.EXIT_OK
-
-    ops = project.settings.operations
-    owner = LockOwner(run_id=args.run_id, job="pipeline")
-    where = lock_path(project.root, ops.lock)
-    lock = None
-    try:
-        # On a local disk the lock is taken before Spark starts, so a refused run costs nothing.
-        if is_local(where):
-            lock = WarehouseLock(where, owner, ops.lock_stale_seconds)
-            lock.acquire(args.wait, on_wait=lambda h: tell(f"waiting: {LockBusy(where, h)}"))
-        spark = build_session(project, args.profile, app_name="lakehouse-pipeline")
-        spark.sparkContext.setLogLevel("WARN")
-        if lock is None:
-            lock = WarehouseLock(where, owner, ops.lock_stale_seconds, spark=spark)
-            lock.acquire(args.wait, on_wait=lambda h: tell(f"waiting: {LockBusy(where, h)}"))
-        return run(args, project, spark, lock, tables, selection, say, tell)
-    except LockBusy as exc:
-        print(f"not started: {exc}", file=sys.stderr)
-        return errors.EXIT_BUSY
-    finally:
-        if lock is not None:
-            lock.release()
-
-
-def run(args, project, spark, lock, tables, selection, say, tell) -> int:
-    log = runlog.RunLog(spark, runlog.run_log_path(project))
-    log.ensure()
-    if lock.taken_over is not None:
-        dead = lock.taken_over
-        tell(f"took over the lock of {dead.describe()}, which is gone", event="lock_taken_over")
-        log.append(
-            runlog.LogEntry(
-                run_id=dead.run_id,
-                job=dead.job,
-                status=runlog.ABANDONED,
-                started_at=runlog.now(),
-                error=f"process ended without finishing; lock taken over by run {args.run_id}",
-            )
-        )
-    started, t0 = runlog.now(), time.monotonic()
-    log.append(
-        runlog.LogEntry(
-            run_id=args.run_id,
-            job="pipeline",
-            status=runlog.RUNNING,
-            started_at=started,
-            detail=selection.describe(),
-        )
+    return job.run(
+        "pipeline",
+        args,
+        lambda work: run_recorded(work, tables, selection, say, args.parallelism),
+        configured=(project, ctx),
+        wait=args.wait,
+        tell=tell,
     )
-    tell(
-        f"run {args.run_id}: warehouse {project.root}, {len(tables)} tables",
-        event="run_started",
-        run_id=args.run_id,
-    )
-    status, code, error, reports = runlog.SUCCEEDED, errors.EXIT_OK, None, []
-    try:
-        reports = pipeline.run(
-            spark,
-            project,
-            args.run_id,
-            tables=tables,
-            on_event=say or pipeline.console_progress(),
-            log=log,
-            parallelism=args.parallelism,
-            before_table=lock.check,
-        )
-    except pipeline.PipelineFailed as exc:
-        reports = exc.reports
-        status = runlog.DATA_QUALITY_FAILED if exc.data_quality else runlog.FAILED
-        code = errors.EXIT_DATA_QUALITY if exc.data_quality else errors.EXIT_ERROR
-        error = str(exc)
-    except Exception as exc:
-        status, code, error = runlog.FAILED, errors.EXIT_ERROR, f"{type(exc).__name__}: {exc}"
-    log.append(
-        runlog.LogEntry(
-            run_id=args.run_id,
-            job="pipeline",
-            status=status,
-            started_at=started,
-            ended_at=runlog.now(),
-            seconds=time.monotonic() - t0,
-            detail=selection.describe(),
-            error=error,
-        )
-    )
-    if say:
-        say({"event": "run_" + status, "run_id": args.run_id, "exit_code": code, "error": error})
-    else:
-        if reports:
-            print(pipeline.format_reports(reports))
-        print(f"run {args.run_id}: {status} in {time.monotonic() - t0:.0f}s", flush=True)
-        if error:
-            print(error, file=sys.stderr)
-    return code
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 import json
 import sys
 
-from lakehouse import cli, errors, runlog
+from lakehouse import cli, errors, job, runlog
 
 
 def main() -> int:
@@ -13,8 +13,11 @@ def main() -> int:
     p.add_argument("--job", help="only runs of this job (pipeline, maintenance)")
     p.add_argument("--json", action="store_true", help="print JSON lines instead of tables")
     args = p.parse_args()
-    project, spark = cli.start(args, "lakehouse-runs")
-    log = runlog.RunLog(spark, runlog.run_log_path(project))
+    return job.run("runs", args, lambda work: show(work, args), lock=False, needs_key=False)
+
+
+def show(work: job.Work, args) -> int:
+    log = runlog.RunLog(work.spark, runlog.run_log_path(work.project))
     if not log.exists():
         print(f"no runs yet: no run log at {log.path}")
         return errors.EXIT_OK

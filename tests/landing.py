@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from lakehouse.config import Project
+from lakehouse.context import RunContext
 
 
 def drop(project: Project, table_ref: str, file_name: str, text: str) -> Path:
@@ -21,3 +22,8 @@ def drop(project: Project, table_ref: str, file_name: str, text: str) -> Path:
 
 def csv(header: str, *rows: str) -> str:
     return "\n".join((header, *rows))
+
+
+def run_ctx(run_id: str, **options) -> RunContext:
+    """The context of a test's run: the local profile, as the tests' SparkSession has."""
+    return RunContext(run_id=run_id, profile="local", **options)

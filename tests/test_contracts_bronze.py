@@ -13,7 +13,7 @@ import pytest
 
 from lakehouse import bronze
 from lakehouse.contracts import RESCUED_DATA, SchemaDriftError
-from tests.landing import csv, drop
+from tests.landing import csv, drop, run_ctx
 
 pytestmark = pytest.mark.slow
 
@@ -56,10 +56,10 @@ def drop_orders(project):
 
 def test_csv_new_column_is_rescued_by_default_and_nothing_shifts(spark, project):
     drop_orders(project)
-    result = bronze.ingest(spark, project, project.table("bronze.orders"), "run-1")
+    result = bronze.ingest(spark, project, project.table("bronze.orders"), run_ctx("run-1"))
 
-    assert result.rows == 3
-    assert [d.describe().split("/")[-1] for d in result.drifts] == [
+    assert result.rows_read == 3
+    assert [w.split("/")[-1] for w in result.warnings] == [
         "orders_2026-03-02.csv: new coupon_code (string)"
     ]
     got = rows(spark, project, "bronze.orders")
@@ -73,21 +73,21 @@ def test_csv_new_column_is_rescued_by_default_and_nothing_shifts(spark, project)
 def test_csv_new_column_evolves_the_table(spark, project):
     table = with_policy(project, "bronze.orders", "evolve")
     drop_orders(project)
-    bronze.ingest(spark, project, table, "run-1")
+    bronze.ingest(spark, project, table, run_ctx("run-1"))
     drop(
         project,
         "bronze.orders",
         "orders_2026-03-03.csv",
         csv(ORDERS, "O4,C1,S0,web,2026-03-03T10:00:00Z,placed,,,2026-03-03T10:00:00Z"),
     )
-    second = bronze.ingest(spark, project, table, "run-2")
+    second = bronze.ingest(spark, project, table, run_ctx("run-2"))
 
     got = rows(spark, project, "bronze.orders")
     assert got["O2"].coupon_code == "SAVE10" and got["O2"].status == "paid"
     assert got["O1"].coupon_code is None and got["O4"].coupon_code is None
     assert all(r[RESCUED_DATA] is None for r in got.values())
     # Once evolved, the column is part of the contract; a file without it is the drift now.
-    assert [d.missing for d in second.drifts] == [("coupon_code",)]
+    assert [w.split(": ", 1)[1] for w in second.warnings] == ["missing coupon_code"]
 
 
 def test_csv_missing_column_fails_naming_the_file_and_appends_nothing(spark, project):
@@ -108,14 +108,14 @@ def test_csv_missing_column_fails_naming_the_file_and_appends_nothing(spark, pro
         ),
     )
     with pytest.raises(SchemaDriftError) as err:
-        bronze.ingest(spark, project, table, "run-1")
+        bronze.ingest(spark, project, table, run_ctx("run-1"))
     message = str(err.value)
     assert "orders_2026-03-02.csv: missing channel" in message
     assert "orders_2026-03-01.csv" not in message
     assert rows(spark, project, "bronze.orders") == {}
 
     # The contract owner relaxes the policy: the same batch is taken, nothing twice.
-    bronze.ingest(spark, project, with_policy(project, "bronze.orders", "rescue"), "run-2")
+    bronze.ingest(spark, project, with_policy(project, "bronze.orders", "rescue"), run_ctx("run-2"))
     got = rows(spark, project, "bronze.orders")
     assert sorted(got) == ["O1", "O2"]
     assert got["O2"].channel is None and got["O2"].status == "paid"
@@ -134,9 +134,9 @@ def test_json_extra_field_is_rescued(spark, project):
     }
     lines = [json.dumps(event), json.dumps({**event, "referrer": {"site": "x.com"}, "ab": 2})]
     drop(project, "bronze.web_events", "events_2026-03-01.json", "\n".join(lines))
-    result = bronze.ingest(spark, project, project.table("bronze.web_events"), "run-1")
+    result = bronze.ingest(spark, project, project.table("bronze.web_events"), run_ctx("run-1"))
 
-    assert [d.added for d in result.drifts] == [(("ab", "string"), ("referrer", "string"))]
+    assert [w.split(": ", 1)[1] for w in result.warnings] == ["new ab (string), referrer (string)"]
     path = project.table_path(project.table("bronze.web_events"))
     rescued = sorted(
         (r[RESCUED_DATA] or "" for r in spark.read.format("delta").load(path).collect()), key=len
@@ -173,9 +173,11 @@ def test_parquet_changed_type_fails_or_is_rescued(spark, project):
     with pytest.raises(
         SchemaDriftError, match=r"sales_2026-03-02\.parquet: changed type qty \(int -> string\)"
     ):
-        bronze.ingest(spark, project, with_policy(project, "bronze.pos_sales", "fail"), "run-1")
+        bronze.ingest(
+            spark, project, with_policy(project, "bronze.pos_sales", "fail"), run_ctx("run-1")
+        )
 
-    bronze.ingest(spark, project, project.table("bronze.pos_sales"), "run-2")
+    bronze.ingest(spark, project, project.table("bronze.pos_sales"), run_ctx("run-2"))
     path = project.table_path(project.table("bronze.pos_sales"))
     got = {
         (r._source_file.rsplit("/", 1)[-1], r.receipt_no): (r.qty, r[RESCUED_DATA])

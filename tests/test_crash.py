@@ -15,6 +15,7 @@ import pytest
 from lakehouse import pipeline, runlog
 from lakehouse.config import load_project
 from tests.conftest import CONF
+from tests.landing import run_ctx
 from tests.test_pipeline_e2e import day_one
 from tests.test_runner import REPO
 
@@ -90,7 +91,7 @@ def test_killed_runs_end_like_one_clean_run(spark, tmp_path, monkeypatch):
 
     selection = pipeline.Selection(tables=("gold.dim_customer",), upstream=True)
     tables = pipeline.select(clean, selection)
-    pipeline.run(spark, clean, "clean", tables=tables)
+    pipeline.run(spark, clean, run_ctx("clean"), tables=tables)
 
     env = {**os.environ, "LAKEHOUSE_ROOT": killed.root, "LAKEHOUSE_LANDING": str(landing)}
     outcomes = []

@@ -5,6 +5,7 @@ carries on without taking any file twice."""
 from __future__ import annotations
 
 import dataclasses
+from datetime import date
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -12,7 +13,8 @@ import pytest
 
 from lakehouse import erasure, pipeline
 from lakehouse.config.model import ErasureSpec
-from tests.landing import csv, drop
+from lakehouse.context import RunContext
+from tests.landing import csv, drop, run_ctx
 
 CUSTOMERS = "customer_id,first_name,last_name,email,phone,street,postcode,city,country,birth_date,signup_at,updated_at"
 ORDERS = (
@@ -113,7 +115,7 @@ def test_erase_one_customer_everywhere(spark, project):
     project = small(project)
     root = Path(project.root)
     land_day_one(project)
-    pipeline.run(spark, project, "day-1")
+    pipeline.run(spark, project, run_ctx("day-1"))
 
     assert findings(root), "the scan must see her before the erasure"
     assert read(spark, project, "bronze.customers").count() == 4
@@ -122,7 +124,7 @@ def test_erase_one_customer_everywhere(spark, project):
         r: read(spark, project, r).count() for r in TABLES if r.startswith("bronze.")
     }
 
-    report = erasure.erase(spark, project, [FORGOTTEN["id"]], "erase-1")
+    report = erasure.erase(spark, project, [FORGOTTEN["id"]], run_ctx("erase-1"))
 
     assert report.rows_removed["bronze.customers"] == 2  # her row and the broken line
     assert report.rows_removed["bronze.orders"] == 3  # two versions of O-1001, broken O-1004
@@ -142,7 +144,7 @@ def test_erase_one_customer_everywhere(spark, project):
             ORDERS, "O-1002,CUST-BERT-0002,S0,web,2026-03-01T11:00:00Z,paid,,,2026-03-02T09:00:00Z"
         ),
     )
-    pipeline.run(spark, project, "day-2")
+    pipeline.run(spark, project, run_ctx("day-2"))
     after = {r: read(spark, project, r).count() for r in bronze_versions}
     assert after == {
         **{
@@ -192,11 +194,11 @@ def test_landing_text_loses_the_subjects_lines_only():
     assert erasure.scrub_text(lines, "json", "user_id", ["C1"], {}) == '{"user_id": "C2"}\n'
 
 
-def test_catch_up_refreshes_scheduled_models_too(project):
-    tables = {t.ref: t for t in erasure.catch_up_tables(project)}
-    assert {t.layer for t in tables.values()} == {"silver", "gold"}
-    assert project.table("gold.mart_recommendations").spec.refresh_every  # weekly in the YAML
-    assert tables["gold.mart_recommendations"].spec.refresh_every is None
+def test_catch_up_refreshes_scheduled_models_too():
+    ctx = erasure.catch_up_context(RunContext("erase-1", "cluster", days=(date(2026, 3, 1),)))
+    # Scheduled models too, every landed day, and the erasure's own profile.
+    assert ctx.refresh_now and ctx.days == () and ctx.profile == "cluster"
+    assert ctx.run_id == "erase-1-catch-up"
 
 
 def test_ids_from_a_file_skip_blanks_and_comments():

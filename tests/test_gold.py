@@ -97,7 +97,7 @@ def test_building_a_model_keeps_the_batch_keys_cached(spark):
 
 
 def test_few_key_values_reach_the_scan_as_literals(spark, tmp_path, monkeypatch):
-    monkeypatch.setattr(gold, "FEW_VALUES", 2)
+    monkeypatch.setattr(gold.model, "FEW_VALUES", 2)
     keys = spark.createDataFrame(
         [("O1", 1, datetime(2027, 3, 1)), ("O2", 1, datetime(2027, 3, 1)), ("O3", 2, None)],
         "order_id string, shop int, at timestamp",

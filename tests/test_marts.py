@@ -14,7 +14,9 @@ from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 from pyspark.sql.types import _parse_datatype_string
 
-from lakehouse import delta_io, gold, pipeline
+from lakehouse import delta_io, gold
+from lakehouse.results import RefreshResult, Status
+from tests.landing import run_ctx
 
 pytestmark = pytest.mark.slow
 
@@ -143,16 +145,15 @@ def land_silver(spark, project, day):
 def refresh_gold(spark, project, run_id, refresh_now=False):
     """Gold in waves of models whose inputs are done, side by side as the runner does; returns
     each model's result. ``refresh_now``: scheduled models too, as ``--refresh-now`` does."""
-    done: dict[str, gold.RefreshResult] = {}
+    done: dict[str, RefreshResult] = {}
     pending = [t for t in project.in_dependency_order() if t.layer == "gold"]
-    if refresh_now:
-        pending = [pipeline.unscheduled(t) for t in pending]
+    ctx = run_ctx(run_id, refresh_now=refresh_now)
     with ThreadPoolExecutor(max_workers=4) as pool:
         while pending:
             wave = [
                 t for t in pending if all(u in done or u.startswith("silver.") for u in t.upstream)
             ]
-            results = pool.map(lambda t: gold.refresh(spark, project, t, run_id), wave)
+            results = pool.map(lambda t: gold.refresh(spark, project, t, ctx), wave)
             done.update(zip((t.ref for t in wave), results, strict=True))
             pending = [t for t in pending if t.ref not in done]
     return done
@@ -312,6 +313,7 @@ def test_daily_runs_match_silver_and_a_full_rebuild(spark, project):
             built = delta_io.current_version(spark, weekly_path)
         else:  # built on day 0, not due for a week: left alone, its changes wait
             assert results[weekly.ref].not_due_until is not None
+            assert results[weekly.ref].status is Status.NOT_DUE
             assert delta_io.current_version(spark, weekly_path) == built
     # The runner's --refresh-now: the weekly model catches up on the days it waited for.
     caught_up = refresh_gold(spark, project, "refresh-now", refresh_now=True)

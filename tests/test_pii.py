@@ -12,6 +12,7 @@ import pytest
 from lakehouse import pii, pipeline
 from lakehouse.config.model import PiiPolicy
 from lakehouse.harmonise import Harmonisers
+from tests.landing import run_ctx
 
 KEY = pii.HashKey(b"test-key-not-a-secret")
 
@@ -72,7 +73,7 @@ def test_no_personal_value_reaches_silver_or_gold(spark, project):
     from lakehouse.simulator import Simulator, load_preset
 
     Simulator(spark, load_preset("tiny"), landing=project.landing, seed=7).simulate(days=2)
-    pipeline.run(spark, project, "pii-scan")
+    pipeline.run(spark, project, run_ctx("pii-scan"))
 
     customers = spark.read.format("delta").load(
         project.table_path(project.table("bronze.customers"))

@@ -9,7 +9,7 @@ from delta.tables import DeltaTable
 
 from lakehouse import delta_io, pipeline
 from lakehouse.bronze import CORRUPT_RECORD
-from tests.landing import csv, drop
+from tests.landing import csv, drop, run_ctx
 
 pytestmark = pytest.mark.slow
 
@@ -143,7 +143,7 @@ def snapshot(spark, project):
 
 def test_two_days_then_rerun(spark, project):
     day_one(project)
-    pipeline.run(spark, project, "run-day-1")
+    pipeline.run(spark, project, run_ctx("run-day-1"))
 
     bronze = read(spark, project, "bronze.orders")
     assert bronze.count() == 5  # every line, duplicates and the malformed one included
@@ -159,7 +159,7 @@ def test_two_days_then_rerun(spark, project):
     assert operations(spark, project, "silver.orders") == ["CREATE TABLE", "WRITE"]
 
     day_two(project)
-    pipeline.run(spark, project, "run-day-2")
+    pipeline.run(spark, project, run_ctx("run-day-2"))
 
     assert read(spark, project, "bronze.orders").count() == 8
     assert operations(spark, project, "silver.orders") == ["CREATE TABLE", "WRITE", "MERGE"]
@@ -194,6 +194,6 @@ def test_two_days_then_rerun(spark, project):
     assert shops == {"S0": "DE", "S1": "DE"}
 
     before_versions, before_rows = versions(spark, project), snapshot(spark, project)
-    pipeline.run(spark, project, "run-again")
+    pipeline.run(spark, project, run_ctx("run-again"))
     assert versions(spark, project) == before_versions
     assert snapshot(spark, project) == before_rows

@@ -16,7 +16,7 @@ from lakehouse.errors import DataQualityError
 from lakehouse.quality import check, gx_validation
 from lakehouse.quality.suite import Suite, load_suite
 from tests.conftest import REPO
-from tests.landing import csv, drop
+from tests.landing import csv, drop, run_ctx
 
 SUITE_YAML = """
 name: t
@@ -211,8 +211,8 @@ MALFORMED = 'O4,C1,S0,web,"2026-03-01'
 
 
 def refresh_orders(spark, project, run_id):
-    bronze.ingest(spark, project, project.table("bronze.orders"), run_id)
-    return silver.refresh(spark, project, project.table("silver.orders"), run_id)
+    bronze.ingest(spark, project, project.table("bronze.orders"), run_ctx(run_id))
+    return silver.refresh(spark, project, project.table("silver.orders"), run_ctx(run_id))
 
 
 def read(spark, path):

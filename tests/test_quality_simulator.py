@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse import pipeline
+from tests.landing import run_ctx
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +41,12 @@ def test_quarantine_matches_manifest(spark, project):
     from lakehouse.simulator import Simulator, load_preset
 
     Simulator(spark, load_preset("tiny"), landing=project.landing, seed=11).simulate(days=2)
-    pipeline.run(spark, project, "dq", layers=("bronze", "silver"))
+    pipeline.run(
+        spark,
+        project,
+        run_ctx("dq"),
+        pipeline.select(project, pipeline.Selection(layers=("bronze", "silver"))),
+    )
 
     expected = injected(Path(project.landing))
     assert sum(sum(c.values()) for c in expected.values()) > 10

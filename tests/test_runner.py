@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse import gold, pipeline, runlog
-from lakehouse.errors import DataQualityError, is_data_quality_failure
-from tests.landing import csv, drop
+from lakehouse import bronze, delta_io, pipeline, runlog
+from lakehouse.errors import DataQualityError
+from lakehouse.results import RefreshResult, Status
+from tests.landing import csv, drop, run_ctx
 from tests.test_pipeline_e2e import ORDERS, POSITIONS
 
 REPO = Path(__file__).resolve().parents[1]
@@ -66,13 +67,14 @@ def test_layer_filter_and_unknown_names(project):
 
 def test_days_restrict_the_files_bronze_lists(project):
     days = pipeline.days_between(date(2026, 3, 1), date(2026, 3, 3))
-    tables = pipeline.select(project, pipeline.Selection(layers=("bronze", "silver"), days=days))
-    bronze = [t for t in tables if t.layer == "bronze"]
-    assert bronze
-    for t in bronze:
-        assert t.spec.source.options["pathGlobFilter"] == "*{2026-03-01,2026-03-02,2026-03-03}*"
-    # The configuration itself is untouched.
-    assert "pathGlobFilter" not in project.table(bronze[0].ref).spec.source.options
+    tables = pipeline.select(project, pipeline.Selection(layers=("bronze", "silver")))
+    sources = [t for t in tables if t.layer == "bronze"]
+    assert sources
+    for t in sources:
+        options = bronze.listing_options(t, days)
+        assert options["pathGlobFilter"] == "*{2026-03-01,2026-03-02,2026-03-03}*"
+    # The days are the run's, not the configuration's: it is untouched.
+    assert "pathGlobFilter" not in project.table(sources[0].ref).spec.source.options
     with pytest.raises(ValueError, match="before it starts"):
         pipeline.days_between(date(2026, 3, 2), date(2026, 3, 1))
 
@@ -81,7 +83,9 @@ def test_plan_lists_waves_in_order(project):
     tables = pipeline.select(
         project, pipeline.Selection(tables=("gold.fct_orders",), upstream=True)
     )
-    text = pipeline.format_plan(tables, pipeline.Selection(tables=("gold.fct_orders",)))
+    text = pipeline.format_plan(
+        tables, pipeline.Selection(tables=("gold.fct_orders",)), run_ctx("plan")
+    )
     body = text.split("\n", 1)[1]
     assert body.index(". bronze.orders") < body.index(". silver.orders") < body.index(". gold.fct")
     assert "wave 3" in text
@@ -89,45 +93,59 @@ def test_plan_lists_waves_in_order(project):
 
 def test_plan_shows_schedules_and_refresh_now_lifts_them(project):
     ref = "gold.mart_recommendations"
-    scheduled = pipeline.select(project, pipeline.Selection(tables=(ref,)))
-    text = pipeline.format_plan(scheduled, pipeline.Selection(tables=(ref,)))
+    selection = pipeline.Selection(tables=(ref,))
+    scheduled = pipeline.select(project, selection)
+    text = pipeline.format_plan(scheduled, selection, run_ctx("plan"))
     assert f"{ref}  at most every 7 days" in text
-    now = pipeline.Selection(tables=(ref, "gold.fct_orders"), refresh_now=True)
-    lifted = pipeline.select(project, now)
-    assert [t.spec.refresh_every for t in lifted] == [None, None]
-    assert "refresh_now" in now.describe()
-    assert "at most every" not in pipeline.format_plan(lifted, now)
+    now = run_ctx("plan", refresh_now=True)
+    lifted = pipeline.format_plan(scheduled, selection, now)
+    assert "refresh_now" in lifted.splitlines()[0]
+    assert "at most every" not in lifted
+    # The schedule is lifted for the run only: the configuration keeps it.
+    assert [t.spec.refresh_every for t in scheduled] == ["7 days"]
 
 
 def test_a_model_left_alone_by_its_schedule_says_until_when():
     due = datetime(2027, 3, 8, 6, 30, tzinfo=UTC)
-    left = pipeline.TableReport(
-        "gold", "mart_recommendations", 10, 3, 1.2, gold.RefreshResult("g", 0, not_due_until=due)
+    left = RefreshResult(
+        "gold.mart_recommendations",
+        Status.NOT_DUE,
+        keys_changed=0,
+        not_due_until=due,
+        rows=10,
+        version=3,
+        seconds=1.2,
     )
-    done = pipeline.TableReport("gold", "fct_orders", 10, 4, 3.0, gold.RefreshResult("g", 7))
+    done = RefreshResult("gold.fct_orders", keys_changed=7, rows=10, version=4, seconds=3.0)
     assert left.note == "not due until 2027-03-08 06:30 UTC" and done.note is None
     out = io.StringIO()
     show = pipeline.console_progress(out)
     for report in (left, done):
-        show({"event": "table_succeeded", "table": report.ref, **pipeline._numbers(report)})
+        show({"event": f"table_{report.status}", "table": report.ref, **pipeline.numbers(report)})
     first, second = out.getvalue().splitlines()
-    assert first.endswith("(1.2s), not due until 2027-03-08 06:30 UTC")
-    assert "not due" not in second
+    assert first == "  == gold.mart_recommendations: not due until 2027-03-08 06:30 UTC (1.2s)"
+    assert second.startswith("  ok gold.fct_orders") and "not due" not in second
     summary = pipeline.format_reports([left, done]).splitlines()
+    assert "not_due" in summary[2]
     assert summary[2].endswith("1.2  not due until 2027-03-08 06:30 UTC")
     assert summary[3].endswith("3.0")
 
 
-def test_data_quality_failure_is_recognised_through_wrapping():
-    try:
-        try:
-            raise DataQualityError("silver.orders: 3 rows break 'amount >= 0'")
-        except DataQualityError as inner:
-            # What a foreachBatch failure looks like after Py4J: a new exception, message kept.
-            raise RuntimeError(f"StreamingQueryException: {inner!r}") from None
-    except RuntimeError as outer:
-        assert is_data_quality_failure(outer)
-    assert not is_data_quality_failure(RuntimeError("disk full"))
+def test_an_error_raised_in_a_micro_batch_reaches_the_caller_as_itself(spark, tmp_path):
+    source = str(tmp_path / "source")
+    spark.range(3).write.format("delta").save(source)
+    writer = (
+        spark.readStream.format("delta")
+        .load(source)
+        .writeStream.option("checkpointLocation", str(tmp_path / "checkpoint"))
+    )
+
+    def fail(batch, batch_id):
+        raise DataQualityError(f"silver.orders: {batch.count()} rows break 'amount >= 0'")
+
+    # Spark alone would hand back a StreamingQueryException with the text only.
+    with pytest.raises(DataQualityError, match="3 rows break"):
+        delta_io.for_each_batch_exactly_once(writer, "test", fail)
 
 
 def small_drop(project, day="2026-03-01"):
@@ -155,11 +173,10 @@ def test_run_log_records_delta_metrics(spark, project, monkeypatch):
     small_drop(project, "2026-03-02")
     log = runlog.RunLog(spark, runlog.run_log_path(project))
     log.ensure()
-    selection = pipeline.Selection(
-        tables=("silver.orders",), upstream=True, days=(date(2026, 3, 1),)
-    )
+    selection = pipeline.Selection(tables=("silver.orders",), upstream=True)
     tables = pipeline.select(project, selection)
-    reports = pipeline.run(spark, project, "r1", tables=tables, log=log)
+    first_day = run_ctx("r1", days=(date(2026, 3, 1),))
+    reports = pipeline.run(spark, project, first_day, tables=tables, log=log)
     by_ref = {r.ref: r for r in reports}
     # Only the first day's file was listed; the second stays for a later run.
     assert by_ref["bronze.orders"].rows_written == 3
@@ -171,7 +188,7 @@ def test_run_log_records_delta_metrics(spark, project, monkeypatch):
     assert logged["silver.orders"]["version"] == by_ref["silver.orders"].version
 
     # A data-quality failure stops what reads from the table, not the rest.
-    def broken(spark, project, table, run_id):
+    def broken(spark, project, table, ctx):
         raise DataQualityError(f"{table.ref}: a rule failed")
 
     monkeypatch.setitem(pipeline.REFRESH_BY_LAYER, "silver", broken)
@@ -179,7 +196,7 @@ def test_run_log_records_delta_metrics(spark, project, monkeypatch):
         project, pipeline.Selection(tables=("bronze.orders",), downstream=True)
     )
     with pytest.raises(pipeline.PipelineFailed) as failed:
-        pipeline.run(spark, project, "r2", tables=tables, log=log)
+        pipeline.run(spark, project, run_ctx("r2"), tables=tables, log=log)
     assert failed.value.data_quality
     status = {r.ref: r.status for r in failed.value.reports}
     assert status["bronze.orders"] == runlog.SUCCEEDED

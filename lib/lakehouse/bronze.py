@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from datetime import date
 from functools import reduce
 
 from delta.tables import DeltaTable
@@ -11,15 +12,15 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
 
-from lakehouse import contracts, delta_io
+from lakehouse import contracts, delta_io, hadoop_fs
 from lakehouse.config import Project, Table
 from lakehouse.config.model import SourceSpec
+from lakehouse.context import RunContext
 from lakehouse.contracts import RESCUED_DATA, Drift
-from lakehouse.schema import struct_from_columns
+from lakehouse.results import RefreshResult
+from lakehouse.schema import CORRUPT_RECORD, struct_from_columns
 
 log = logging.getLogger(__name__)
-
-CORRUPT_RECORD = "_corrupt_record"
 
 # Arrival order, oldest first: it decides the latest version where a source has no sequence
 # column. Within one split of a file Spark keeps line order, so (file, split start, row id)
@@ -201,15 +202,6 @@ def expected_columns(source: SourceSpec, table_schema: StructType) -> StructType
 # --- the stream -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class IngestResult:
-    table: str
-    files_seen: bool
-    rows: int
-    files: int = 0
-    drifts: tuple[Drift, ...] = ()
-
-
 def apply_table_properties(spark: SparkSession, path: str, properties: dict[str, str]) -> None:
     """Bring the table's properties to what the YAML declares (new files follow them)."""
     if not properties:
@@ -221,8 +213,38 @@ def apply_table_properties(spark: SparkSession, path: str, properties: dict[str,
         spark.sql(f"ALTER TABLE delta.`{path}` SET TBLPROPERTIES ({pairs})")
 
 
-def ingest(spark: SparkSession, project: Project, table: Table, run_id: str) -> IngestResult:
-    """Append the rows of every file not ingested before; a file is never ingested twice."""
+def listing_options(table: Table, days: tuple[date, ...]) -> dict[str, str]:
+    """The source's reader options, restricted to the files landed for ``days``: those whose
+    name carries one of the dates (exporters name files ``<feed>_<yyyy-mm-dd>[_suffix].<ext>``).
+
+    Files of other days are not listed at all (``pathGlobFilter``), so they stay unseen by the
+    stream's checkpoint and a later run still takes them. A file already ingested is never
+    taken again: a backfill adds missing days, it does not reprocess.
+    """
+    source = table.spec.source
+    if not days:
+        return dict(source.options)
+    if "pathGlobFilter" in source.options:
+        raise ValueError(
+            f"{table.file}: source.options.pathGlobFilter is set; it cannot be combined with a date"
+        )
+    pattern = "*{" + ",".join(sorted(d.isoformat() for d in days)) + "}*"
+    return {**source.options, "pathGlobFilter": pattern}
+
+
+def ingest(spark: SparkSession, project: Project, table: Table, ctx: RunContext) -> RefreshResult:
+    """Append the rows of every landed file not ingested before; a file is never ingested
+    twice, even when a run is killed and started again.
+
+    The stream only lists files: its checkpoint remembers which were taken. Each batch's files
+    are then read one header (or footer) at a time under the contract, and appended with Delta
+    transaction ids, so a batch replayed after a crash is not appended twice.
+
+    Example::
+
+        result = ingest(spark, project, project.table("bronze.orders"), ctx)
+        result.files, result.rows_read
+    """
     source = table.spec.source
     target = project.table_path(table)
     delta_io.ensure_table(
@@ -231,61 +253,48 @@ def ingest(spark: SparkSession, project: Project, table: Table, run_id: str) -> 
     apply_table_properties(spark, target, table.spec.table_properties)
 
     landing = project.landing_path(table)
-    if not _path_exists(spark, landing):
-        return IngestResult(table.ref, files_seen=False, rows=0)
+    if not hadoop_fs.exists(spark, landing):
+        return RefreshResult(table.ref, files=0)
 
-    # The stream only lists files: its checkpoint remembers which were taken. Each batch's
-    # files are then read one header (or footer) at a time under the contract, and appended
-    # with Delta transaction ids, so a batch replayed after a crash is not appended twice.
     listing = (
         spark.readStream.format("binaryFile")
         .schema(_LISTING_SCHEMA)
-        .options(**source.options)
+        .options(**listing_options(table, ctx.days))
         .load(landing)
         .select("path")
     )
-    seen: dict[str, object] = {"rows": 0, "files": 0, "drifts": []}
-    failure: list[Exception] = []
+    taken = {"files": 0, "rows": 0}
+    drifts: list[Drift] = []
 
     def append(batch: DataFrame, batch_id: int) -> None:
         session = batch.sparkSession
         files = sorted(r.path for r in batch.collect())
         table_schema = session.read.format("delta").load(target).schema
         landed = read_landed(session, source, files, expected_columns(source, table_schema))
-        try:
-            contracts.check(table.ref, source.on_schema_change, landed.drifts, SYSTEM_COLUMNS)
-        except contracts.SchemaDriftError as exc:
-            failure.append(exc)
-            raise
+        contracts.check(table.ref, source.on_schema_change, landed.drifts, SYSTEM_COLUMNS)
         _warn_drifts(table.ref, source.on_schema_change, landed.drifts)
-        seen["files"] += len(files)
-        seen["drifts"] += [d for d in landed.drifts if d]
+        taken["files"] += len(files)
+        drifts.extend(d for d in landed.drifts if d)
         if landed.rows is None:
             return
-        rows = with_row_order(with_run(landed.rows, run_id))
+        rows = with_row_order(with_run(landed.rows, ctx.run_id))
         new_columns = set(rows.columns) - set(table_schema.fieldNames())
         writer = rows.write.format("delta").mode("append")
         if new_columns:  # evolved columns, or _rescued_data on a table from before contracts
             writer = writer.option("mergeSchema", "true")
         writer.save(target)
         metrics = DeltaTable.forPath(session, target).history(1).first()["operationMetrics"]
-        seen["rows"] += int((metrics or {}).get("numOutputRows", 0))
+        taken["rows"] += int((metrics or {}).get("numOutputRows", 0))
 
     writer = listing.writeStream.option(
         "checkpointLocation", project.checkpoint_path(table)
     ).queryName(f"bronze_{table.name}")
-    try:
-        delta_io.for_each_batch_exactly_once(writer, table.ref, append)
-    except Exception:
-        if failure:
-            raise failure[0] from None
-        raise
-    return IngestResult(
+    delta_io.for_each_batch_exactly_once(writer, table.ref, append)
+    return RefreshResult(
         table.ref,
-        files_seen=True,
-        rows=seen["rows"],
-        files=seen["files"],
-        drifts=tuple(seen["drifts"]),
+        files=taken["files"],
+        rows_read=taken["rows"],
+        warnings=tuple(d.describe() for d in drifts),
     )
 
 
@@ -299,10 +308,3 @@ def _warn_drifts(ref: str, policy: str, drifts: list[Drift]) -> None:
     for kind, files in by_kind.items():
         where = files[0] if len(files) == 1 else f"{len(files)} files, {files[0]} .. {files[-1]}"
         log.warning("%s: %s: %s (%s)", ref, where, kind, policy)
-
-
-def _path_exists(spark: SparkSession, path: str) -> bool:
-    jvm = spark.sparkContext._jvm
-    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
-    fs = hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
-    return fs.exists(hadoop_path)

@@ -44,6 +44,8 @@ from pyspark.sql.types import (
     StructType,
 )
 
+from lakehouse import hadoop_fs
+
 RESCUED_DATA = "_rescued_data"
 
 Policy = Literal["rescue", "evolve", "fail"]
@@ -207,17 +209,19 @@ def conform(
 
 def csv_header(line: str, options: dict[str, str]) -> list[str]:
     """Column names from a CSV header line, with the source's delimiter and quote."""
-    delimiter = options.get("sep", options.get("delimiter", ","))
-    quote = options.get("quote", '"')
+    delimiter, quote = csv_dialect(options)
     row = next(csv.reader([line.lstrip("\ufeff")], delimiter=delimiter, quotechar=quote), [])
     return [name.strip() for name in row]
 
 
+def csv_dialect(options: dict[str, str]) -> tuple[str, str]:
+    """(delimiter, quote) as Spark's CSV reader takes them from its options."""
+    return options.get("sep", options.get("delimiter", ",")), options.get("quote", '"')
+
+
 def _hadoop(spark: SparkSession, path: str):
-    jvm = spark.sparkContext._jvm
-    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
-    conf = spark.sparkContext._jsc.hadoopConfiguration()
-    return jvm, hadoop_path, hadoop_path.getFileSystem(conf), conf
+    fs, hadoop_path = hadoop_fs.file_system(spark, path)
+    return hadoop_fs.jvm(spark), hadoop_path, fs, hadoop_fs.hadoop_conf(spark)
 
 
 def first_line(spark: SparkSession, path: str, encoding: str = "UTF-8") -> str | None:

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from delta.tables import DeltaTable
+from pyspark.errors import StreamingQueryException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 from pyspark.sql.types import StructType
@@ -80,18 +81,32 @@ def for_each_batch_exactly_once(
 
     The app id includes the query id, which lives in the checkpoint: a replayed batch after a
     crash is skipped by Delta, while a new checkpoint (a deliberate reprocessing) is not.
+
+    An exception ``handle`` raises reaches the caller as itself: Spark would hand it back
+    wrapped in a ``StreamingQueryException`` that keeps only its text, so it is kept here and
+    raised again once the query has stopped.
     """
     started = threading.Event()
     holder: dict[str, str] = {}
+    raised: list[BaseException] = []
 
     def on_batch(batch: DataFrame, batch_id: int) -> None:
         started.wait()
         if batch.isEmpty():  # e.g. the initial snapshot of a table just created empty
             return
-        with idempotent_writes(batch.sparkSession, f"{app_prefix}:{holder['id']}", batch_id):
-            handle(batch, batch_id)
+        try:
+            with idempotent_writes(batch.sparkSession, f"{app_prefix}:{holder['id']}", batch_id):
+                handle(batch, batch_id)
+        except BaseException as exc:
+            raised.append(exc)
+            raise
 
     query = writer.foreachBatch(on_batch).trigger(availableNow=True).start()
     holder["id"] = str(query.id)
     started.set()
-    return _await(query)
+    try:
+        return _await(query)
+    except StreamingQueryException:
+        if raised:
+            raise raised[0] from None
+        raise

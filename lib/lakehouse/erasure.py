@@ -37,10 +37,11 @@ from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import delta_io
+from lakehouse import contracts, delta_io, hadoop_fs
 from lakehouse.bronze import CORRUPT_RECORD, reader_options
 from lakehouse.config import Project, Table
 from lakehouse.config.model import ErasureSpec
+from lakehouse.context import RunContext
 from lakehouse.contracts import RESCUED_DATA
 
 log = logging.getLogger(__name__)
@@ -146,9 +147,8 @@ def vacuum_all(spark: SparkSession, path: str) -> None:
 
 def checkpoint(spark: SparkSession, path: str) -> int:
     """Write a checkpoint of the current version; returns that version."""
-    spark._jvm.org.apache.spark.sql.delta.DeltaLog.forTable(spark._jsparkSession, path).checkpoint()
-    fs_path = spark._jvm.org.apache.hadoop.fs.Path(f"{path}/_delta_log/_last_checkpoint")
-    fs = fs_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    hadoop_fs.checkpoint_delta_log(spark, path)
+    fs, fs_path = hadoop_fs.file_system(spark, f"{path}/_delta_log/_last_checkpoint")
     return int(json.loads(_read_text(fs, fs_path))["version"])
 
 
@@ -162,8 +162,7 @@ def scrub_log(spark: SparkSession, path: str, before_version: int) -> int:
     files stay, since a stream resumes by reading commits from where it stopped, but lose the
     ``stats`` of their actions. Returns how many files were touched.
     """
-    fs_path = spark._jvm.org.apache.hadoop.fs.Path(f"{path}/_delta_log")
-    fs = fs_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    fs, fs_path = hadoop_fs.file_system(spark, f"{path}/_delta_log")
     touched = 0
     for status in fs.listStatus(fs_path):
         file = status.getPath()
@@ -238,10 +237,8 @@ def scrub_text(text: str, fmt: str, column: str, ids: list[str], options: dict[s
     kept: list[str] = []
     position = None
     if fmt == "csv" and lines:
-        delimiter = options.get("sep", options.get("delimiter", ","))
-        quote = options.get("quote", '"')
-        header = next(csv.reader([lines[0].lstrip("\ufeff")], delimiter=delimiter, quotechar=quote))
-        names = [h.strip() for h in header]
+        delimiter, quote = contracts.csv_dialect(options)
+        names = contracts.csv_header(lines[0], options)
         position = names.index(column) if column in names else None
         kept.append(lines[0])
         lines = lines[1:]
@@ -266,9 +263,7 @@ def scrub_text(text: str, fmt: str, column: str, ids: list[str], options: dict[s
 def scrub_landing(spark: SparkSession, project: Project, table: Table, ids: list[str]) -> int:
     """Remove the subjects from a bronze source's landed files; returns files rewritten."""
     source, spec = table.spec.source, table.spec.erasure
-    jvm = spark._jvm
-    root = jvm.org.apache.hadoop.fs.Path(project.landing_path(table))
-    fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    fs, root = hadoop_fs.file_system(spark, project.landing_path(table))
     if not fs.exists(root):
         return 0
     changed = 0
@@ -339,29 +334,38 @@ def erasure_targets(project: Project) -> list[tuple[str, str, ErasureSpec]]:
     return targets
 
 
-def catch_up_tables(project: Project) -> list[Table]:
-    """Silver and gold, models with a ``refresh_every`` included: a stream left behind would
-    need the change files the purge deletes."""
+def catch_up(spark: SparkSession, project: Project, ctx: RunContext) -> None:
+    """Bring silver and gold up to date before erasing, models with a ``refresh_every``
+    included (``refresh_now``): a stream left behind would need the change files the purge
+    deletes."""
     from lakehouse import pipeline  # the runner imports every layer; only needed here
 
-    return pipeline.select(project, pipeline.Selection(layers=("silver", "gold"), refresh_now=True))
+    tables = pipeline.select(project, pipeline.Selection(layers=("silver", "gold")))
+    pipeline.run(spark, project, catch_up_context(ctx), tables)
+
+
+def catch_up_context(ctx: RunContext) -> RunContext:
+    return ctx.derived("catch-up", refresh_now=True, days=())
 
 
 def erase(
     spark: SparkSession,
     project: Project,
     ids: list[str],
-    run_id: str,
-    catch_up: bool = True,
+    ctx: RunContext,
+    catch_up_first: bool = True,
 ) -> ErasureReport:
-    """Remove the subjects from every table that declares ``erasure``, then purge history."""
+    """Remove the subjects from every table that declares ``erasure``, then purge history.
+
+    Example::
+
+        report = erase(spark, project, ["C1", "C2"], ctx)
+        report.rows_removed  # rows removed per table; the ids are never logged
+    """
     ids_df = subject_ids(spark, ids).persist()
     try:
-        if catch_up:
-            from lakehouse import pipeline  # the runner imports every layer; only needed here
-
-            tables = catch_up_tables(project)
-            pipeline.run(spark, project, f"{run_id}-catch-up", tables=tables)
+        if catch_up_first:
+            catch_up(spark, project, ctx)
         targets = [t for t in erasure_targets(project) if delta_io.exists(spark, t[1])]
         removed = {name: rewrite_without(spark, path, ids_df, spec) for name, path, spec in targets}
         for _name, path, _spec in targets:
@@ -373,7 +377,7 @@ def erase(
         }
     finally:
         ids_df.unpersist()
-    log.info("erasure %s: %d subjects, rows removed %s", run_id, len(set(ids)), removed)
+    log.info("erasure %s: %d subjects, rows removed %s", ctx.run_id, len(set(ids)), removed)
     return ErasureReport(len(set(ids)), removed, landing)
 
 

@@ -6,21 +6,9 @@ from __future__ import annotations
 class DataQualityError(RuntimeError):
     """The data broke a rule that must stop the run (not a bug, not an outage).
 
-    Raise it from any refresh, including inside a streaming micro-batch: there Spark wraps the
-    Python exception into its own, so the runner also recognises it by this class's name in
-    the wrapped message.
+    Raise it from any refresh, including inside a streaming micro-batch: the stream helper
+    (``delta_io.for_each_batch_exactly_once``) hands it back to the runner as itself.
     """
-
-
-def is_data_quality_failure(exc: BaseException) -> bool:
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, DataQualityError) or DataQualityError.__name__ in str(current):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
 
 
 # What a job's exit code tells an orchestrator. 2 is also argparse's code for a bad command line.

@@ -21,6 +21,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from py4j.protocol import Py4JJavaError
+
+from lakehouse import hadoop_fs
+
 
 class LockBusy(RuntimeError):
     """Another live run holds the warehouse."""
@@ -105,12 +109,13 @@ class _HadoopStore:
     """The same operations through Hadoop's FileSystem, for object stores and HDFS."""
 
     def __init__(self, spark: Any):
-        self._jvm = spark.sparkContext._jvm
-        self._conf = spark.sparkContext._jsc.hadoopConfiguration()
+        self._spark = spark
+        self._already_exists = hadoop_fs.jvm(spark).java.lang.Class.forName(
+            "org.apache.hadoop.fs.FileAlreadyExistsException"
+        )
 
     def _fs(self, path: str) -> tuple[Any, Any]:
-        p = self._jvm.org.apache.hadoop.fs.Path(path)
-        return p.getFileSystem(self._conf), p
+        return hadoop_fs.file_system(self._spark, path)
 
     def _write(self, path: str, text: str, overwrite: bool) -> None:
         fs, p = self._fs(path)
@@ -126,8 +131,9 @@ class _HadoopStore:
             return False
         try:
             self._write(path, text, overwrite=False)
-        except Exception as exc:
-            if "AlreadyExists" in str(exc) or "already exists" in str(exc):
+        except Py4JJavaError as exc:
+            # Another run created it between the check and the create.
+            if self._already_exists.isInstance(exc.java_exception):
                 return False
             raise
         return True
@@ -138,7 +144,9 @@ class _HadoopStore:
             return None
         stream = fs.open(p)
         try:
-            return self._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
+            return hadoop_fs.jvm(self._spark).org.apache.commons.io.IOUtils.toString(
+                stream, "UTF-8"
+            )
         finally:
             stream.close()
 
@@ -147,7 +155,7 @@ class _HadoopStore:
 
     def move(self, path: str, target: str) -> bool:
         fs, p = self._fs(path)
-        return bool(fs.rename(p, self._jvm.org.apache.hadoop.fs.Path(target)))
+        return bool(fs.rename(p, hadoop_fs.hadoop_path(self._spark, target)))
 
     def delete(self, path: str) -> None:
         fs, p = self._fs(path)

@@ -17,6 +17,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakehouse import hadoop_fs
 from lakehouse.config import Project, Table
 from lakehouse.config.model import SAFE_RETENTION_HOURS, MaintenanceSpec
 
@@ -93,9 +94,7 @@ def vacuum(
 
 
 def _data_files(spark: SparkSession, path: str) -> int:
-    jvm = spark.sparkContext._jvm
-    root = jvm.org.apache.hadoop.fs.Path(path)
-    fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+    fs, root = hadoop_fs.file_system(spark, path)
     files = fs.listFiles(root, True)
     count = 0
     while files.hasNext():

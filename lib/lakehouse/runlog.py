@@ -25,15 +25,18 @@ from pyspark.sql.types import (
 )
 
 from lakehouse.config import Project
+from lakehouse.results import RefreshResult, Status
 
 RUNNING, SUCCEEDED, FAILED, DATA_QUALITY_FAILED, SKIPPED, ABANDONED = (
-    "running",
-    "succeeded",
-    "failed",
-    "data_quality_failed",
-    "skipped",
-    "abandoned",
+    Status.RUNNING.value,
+    Status.SUCCEEDED.value,
+    Status.FAILED.value,
+    Status.DATA_QUALITY_FAILED.value,
+    Status.SKIPPED.value,
+    Status.ABANDONED.value,
 )
+# A table that ended well, whether or not it had work.
+OK = (Status.SUCCEEDED.value, Status.UP_TO_DATE.value, Status.NOT_DUE.value)
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,30 @@ class LogEntry:
     error: str | None = None
     detail: str | None = None
     host: str = socket.gethostname()
+
+
+def table_entry(
+    run_id: str, job: str, result: RefreshResult, started_at: datetime | None
+) -> LogEntry:
+    """The run log's row for one table's refresh."""
+    return LogEntry(
+        run_id=run_id,
+        job=job,
+        status=result.status.value,
+        table=result.ref,
+        layer=result.layer,
+        started_at=started_at or now(),
+        ended_at=now(),
+        seconds=result.seconds,
+        rows_read=result.rows_read,
+        rows_written=result.rows_written,
+        rows_updated=result.rows_updated,
+        rows_deleted=result.rows_deleted,
+        rows_quarantined=result.rows_quarantined,
+        version=result.version,
+        error=result.error,
+        detail="; ".join(filter(None, (result.note, *result.warnings[:20]))) or None,
+    )
 
 
 _TYPES = {
@@ -116,7 +143,7 @@ class RunLog:
             .groupBy("run_id")
             .agg(
                 F.count("*").alias("tables"),
-                F.sum(F.when(F.col("status") != SUCCEEDED, 1).otherwise(0)).alias("not_ok"),
+                F.sum(F.when(F.col("status").isin(*OK), 0).otherwise(1)).alias("not_ok"),
                 F.sum("rows_written").alias("rows_written"),
                 F.sum("rows_updated").alias("rows_updated"),
             )

@@ -6,6 +6,9 @@ from pyspark.sql.types import StructField, StructType, _parse_datatype_string
 
 from lakehouse.config.model import ColumnSpec
 
+# The column that keeps a line Spark could not parse, raw, from bronze to quarantine.
+CORRUPT_RECORD = "_corrupt_record"
+
 
 def struct_from_columns(columns: dict[str, ColumnSpec]) -> StructType:
     return StructType(

@@ -1,11 +1,5 @@
 """Silver: one typed row per business key, the latest version winning, merged in from the
-bronze rows that arrived since the last run.
-
-A micro-batch goes: personal data protected -> columns computed and harmonised -> rules
-judged (one pass) -> stop if a fail rule broke -> quarantine the rows that must leave ->
-keep the latest version per key -> MERGE. Every write of the batch carries the batch's Delta
-transaction id, so a replay after a crash writes nothing twice.
-"""
+bronze rows that arrived since the last run."""
 
 from __future__ import annotations
 
@@ -18,13 +12,15 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from lakehouse import delta_io, pii
-from lakehouse.bronze import ARRIVAL_COLUMNS, CORRUPT_RECORD, LINEAGE_SCHEMA
+from lakehouse.bronze import ARRIVAL_COLUMNS, LINEAGE_SCHEMA
 from lakehouse.config import Project, Table
 from lakehouse.config.model import SilverSpec
+from lakehouse.context import RunContext
 from lakehouse.harmonise import HarmonisationSpec, Harmonisers
 from lakehouse.quality import check, gx_validation, store
 from lakehouse.quality.suite import Suite
-from lakehouse.schema import struct_from_columns
+from lakehouse.results import RefreshResult
+from lakehouse.schema import CORRUPT_RECORD, struct_from_columns
 
 # Bronze lineage travels into silver; `_run_id` there names the silver run that wrote the row.
 SILVER_LINEAGE = [f for f in LINEAGE_SCHEMA.fields if f.name != "_run_id"] + [
@@ -123,12 +119,11 @@ def write_latest(path: str, latest: DataFrame) -> None:
 
 
 @dataclass
-class RefreshResult:
-    table: str
+class Counts:
+    """What the batches of one refresh took in and sent to quarantine."""
+
     rows_read: int = 0
     rows_quarantined: int = 0
-    rows_merged: int = 0
-    data_docs: str | None = None
 
 
 @dataclass(frozen=True)
@@ -152,9 +147,16 @@ def process_batch(
     ctx: BatchContext,
     batch: DataFrame,
     batch_id: int,
-    result: RefreshResult,
+    counts: Counts,
     into_empty: bool = False,
 ) -> None:
+    """One micro-batch of bronze rows into silver: protect, conform, judge, quarantine, merge.
+
+    A broken ``fail`` rule raises ``DataQualityError`` before anything is written. Every
+    write carries the batch's Delta transaction id (set by the caller), so a replay of the
+    same batch after a crash writes nothing twice. ``into_empty``: the table holds no rows
+    yet, so the batch's latest versions are appended instead of merged.
+    """
     spark = batch.sparkSession  # it carries this micro-batch's idempotent-write settings
     timestamp = Harmonisers(ctx.harmonisation).timestamp
     protected = pii.protect(batch, ctx.spec.pii, ctx.key, timestamp)
@@ -173,7 +175,7 @@ def process_batch(
                 run_name=f"{ctx.run_id}-{batch_id}",
                 index_runs=ctx.docs_index_runs,
             )
-            gx_unexpected, result.data_docs = gx.unexpected, gx.docs_index
+            gx_unexpected = gx.unexpected
 
         leaving = check.quarantined(ctx.suite)
         if leaving_rows:
@@ -191,13 +193,24 @@ def process_batch(
             write_latest(ctx.path, latest)
         else:
             merge_latest(DeltaTable.forPath(spark, ctx.path), latest, ctx.spec)
-        result.rows_read += total
-        result.rows_quarantined += leaving_rows
+        counts.rows_read += total
+        counts.rows_quarantined += leaving_rows
     finally:
         flagged.unpersist()
 
 
-def refresh(spark: SparkSession, project: Project, table: Table, run_id: str) -> RefreshResult:
+def refresh(spark: SparkSession, project: Project, table: Table, ctx: RunContext) -> RefreshResult:
+    """Merge the bronze rows that arrived since the last refresh into the silver table.
+
+    Reads its bronze table as a Delta stream (``availableNow`` with a checkpoint), so each
+    bronze row is taken once; ``process_batch`` says what happens to a batch. Raises
+    ``DataQualityError`` when a ``fail`` rule broke; nothing of that batch is written.
+
+    Example::
+
+        result = refresh(spark, project, project.table("silver.orders"), ctx)
+        result.rows_read, result.rows_quarantined
+    """
     spec: SilverSpec = table.spec
     path = project.table_path(table)
     schema = silver_schema(spec)
@@ -206,7 +219,7 @@ def refresh(spark: SparkSession, project: Project, table: Table, run_id: str) ->
     delta_io.ensure_table(spark, quarantine_path, store.quarantine_schema(schema))
     store.ensure_results_table(spark, project.quality_results_path)
     needs_key = any(p.action == "hash" for p in spec.pii.values())
-    ctx = BatchContext(
+    batch_ctx = BatchContext(
         table=table,
         spec=spec,
         suite=project.suites.get(table.ref),
@@ -216,10 +229,10 @@ def refresh(spark: SparkSession, project: Project, table: Table, run_id: str) ->
         gx_dir=project.gx_dir if project.settings.quality.great_expectations else None,
         docs_index_runs=project.settings.quality.data_docs_index_runs,
         harmonisation=project.harmonisation,
-        key=pii.load_key(project.profile_name, project.pii_key_file) if needs_key else None,
-        run_id=run_id,
+        key=pii.load_key(ctx.profile, project.pii_key_file) if needs_key else None,
+        run_id=ctx.run_id,
     )
-    result = RefreshResult(table.ref)
+    counts = Counts()
     stream = spark.readStream.format("delta").load(project.table_path(project.table(spec.source)))
     writer = stream.writeStream.option(
         "checkpointLocation", project.checkpoint_path(table)
@@ -230,8 +243,10 @@ def refresh(spark: SparkSession, project: Project, table: Table, run_id: str) ->
 
     def handle(batch: DataFrame, batch_id: int) -> None:
         nonlocal empty
-        process_batch(ctx, batch, batch_id, result, into_empty=empty)
+        process_batch(batch_ctx, batch, batch_id, counts, into_empty=empty)
         empty = False
 
     delta_io.for_each_batch_exactly_once(writer, table.ref, handle)
-    return result
+    return RefreshResult(
+        table.ref, rows_read=counts.rows_read, rows_quarantined=counts.rows_quarantined
+    )

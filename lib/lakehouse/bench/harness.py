@@ -19,10 +19,11 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from lakehouse import bronze, pipeline
+from lakehouse import bronze, hadoop_fs, pipeline
 from lakehouse.bench.probe import MB, MemorySampler, MergeScan, MergeScans
 from lakehouse.config import Project
 from lakehouse.config.model import LAYERS
+from lakehouse.context import RunContext
 from lakehouse.simulator import Simulator, load_preset
 from lakehouse.simulator.simulator import MANIFEST_DIR
 
@@ -180,6 +181,7 @@ class Bench:
         say: Say = print,
         on_step: Callable[[ScaleResult], None] | None = None,
         parallelism: int = pipeline.DEFAULT_PARALLELISM,
+        profile: str = "local",
     ):
         if "://" in str(workdir):
             raise ValueError(f"the bench runs on a local folder, not {workdir}")
@@ -191,6 +193,7 @@ class Bench:
         # Tables side by side, as in production; 1 makes each table's seconds its own, where
         # side by side they overlap.
         self.parallelism = parallelism
+        self.profile = profile
         self._scans: MergeScans | None = None
         self._paused = 0.0  # seconds of the current step spent reading metrics
 
@@ -379,15 +382,17 @@ class Bench:
         only the files of ``days``."""
         chosen = tuple(date.fromisoformat(d) for d in days) if days is not None else ()
         for layer in layers:
-            tables = pipeline.select(project, pipeline.Selection(layers=(layer,), days=chosen))
+            tables = pipeline.select(project, pipeline.Selection(layers=(layer,)))
             t0 = time.monotonic()
             reports = pipeline.run(
                 self.spark,
                 project,
-                f"bench-{step.name}",
-                tables=tables,
+                RunContext(f"bench-{step.name}", self.profile, days=chosen),
+                tables,
                 parallelism=self.parallelism,
-                on_table=lambda report: self._collect_merges(step),
+                on_event=lambda event: (
+                    event["event"] == "table_succeeded" and self._collect_merges(step)
+                ),
             )
             step.layers[layer] = round(time.monotonic() - t0, 2)
             step.tables.update({r.ref: round(r.seconds, 2) for r in reports})
@@ -399,7 +404,7 @@ class Bench:
         production (one spark-submit each), and Delta would otherwise keep the snapshots
         of every warehouse the earlier steps touched."""
         self.spark.catalog.clearCache()
-        self.spark.sparkContext._jvm.org.apache.spark.sql.delta.DeltaLog.clearCache()
+        hadoop_fs.clear_delta_log_cache(self.spark)
 
     def _collect_merges(self, step: Step) -> None:
         """Add the MERGE scans finished so far to the step, off the step's clock. Read as

@@ -33,11 +33,6 @@ class Project:
     file: Path
     harmonisation: HarmonisationSpec = field(default_factory=HarmonisationSpec)
     suites: dict[str, Suite] = field(default_factory=dict)  # by table ref
-    active_profile: str | None = None  # the job's --profile, when it gave one
-
-    @property
-    def profile_name(self) -> str:
-        return self.active_profile or self.settings.default_profile
 
     @property
     def pii_key_file(self) -> Path:

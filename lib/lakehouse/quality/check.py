@@ -11,11 +11,11 @@ from pyspark.sql import functions as F
 from lakehouse.errors import DataQualityError
 from lakehouse.quality.rules import ROW_CHECKS
 from lakehouse.quality.suite import Suite
+from lakehouse.schema import CORRUPT_RECORD
 
 RULES = "_rules"
 MALFORMED = "malformed"
 MISSING_KEY = "missing_key"
-CORRUPT_RECORD = "_corrupt_record"
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,121 @@
+"""Writing a model's rows: replacing exactly the keys it rebuilt in one MERGE, or appending a
+first build."""
+
+from __future__ import annotations
+
+import json
+from functools import reduce
+
+from delta.tables import DeltaTable
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
+
+from lakehouse import delta_io
+from lakehouse.config.model import GoldSpec
+from lakehouse.gold.model import unknown_member, with_unknown_member
+
+_PRESENT = "_present"
+
+
+def _partition_filter(spec: GoldSpec, *frames: DataFrame) -> Column | None:
+    """Target-only predicate naming the partitions the rows live in, so MERGE prunes files."""
+    if not spec.partition_by:
+        return None
+    values = (
+        reduce(DataFrame.union, (f.select(*spec.partition_by) for f in frames)).distinct().collect()
+    )
+    condition = None
+    for column in spec.partition_by:
+        seen = {r[column] for r in values}
+        known = [v for v in seen if v is not None]
+        c = F.col(f"t.`{column}`")
+        part = c.isin(known) if known else F.lit(False)
+        if None in seen:
+            part = part | c.isNull()
+        condition = part if condition is None else condition & part
+    return condition
+
+
+def replace_keys(
+    spark: SparkSession, path: str, keys: DataFrame, rows: DataFrame, spec: GoldSpec
+) -> None:
+    """In one commit, make the table's rows for ``keys`` equal ``rows``, deleting rows of those
+    keys that are no longer produced. Rows that already hold the same values are left alone,
+    so a rerun over unchanged inputs commits nothing."""
+    if not delta_io.exists(spark, path):
+        create_table(spark, path, spec, rows.schema)
+    key, grain = list(spec.key), list(spec.row_key)
+    current = DeltaTable.forPath(spark, path).toDF().join(keys, on=key, how="left_semi")
+    same = reduce(lambda a, b: a & b, (rows[c].eqNullSafe(current[c]) for c in rows.columns))
+    upserts = rows.join(current, on=same, how="left_anti").withColumn(_PRESENT, F.lit(True))
+    gone = reduce(lambda a, b: a & b, (current[c].eqNullSafe(rows[c]) for c in grain))
+    kept = list(dict.fromkeys([*grain, *spec.partition_by]))
+    deletes = current.join(rows, on=gone, how="left_anti").select(*kept)
+    source = upserts.unionByName(deletes.dropDuplicates(), allowMissingColumns=True).persist()
+    try:
+        if source.isEmpty():
+            return
+        on = reduce(
+            lambda a, b: a & b, (F.col(f"t.`{c}`").eqNullSafe(F.col(f"s.`{c}`")) for c in grain)
+        )
+        partitions = _partition_filter(spec, source)
+        if partitions is not None:
+            on = on & partitions
+        values = {c: F.col(f"s.`{c}`") for c in rows.columns}
+        (
+            DeltaTable.forPath(spark, path)
+            .alias("t")
+            .merge(source.alias("s"), on)
+            .whenMatchedDelete(condition=f"s.{_PRESENT} IS NULL")
+            .whenMatchedUpdate(set=values)
+            .whenNotMatchedInsert(condition=f"s.{_PRESENT}", values=values)
+            .execute()
+        )
+    finally:
+        source.unpersist()
+
+
+def nullable(schema: StructType) -> StructType:
+    """The schema without NOT NULL, nested types included: Delta would enforce it (and refuses
+    it inside arrays), while an unknown member or a rebuilt key may hold nulls where the first
+    rows happened not to."""
+    text = schema.json()
+    for flag in ("nullable", "containsNull", "valueContainsNull"):
+        text = text.replace(f'"{flag}":false', f'"{flag}":true')
+    return StructType.fromJson(json.loads(text))
+
+
+def create_table(spark: SparkSession, path: str, spec: GoldSpec, schema: StructType) -> None:
+    delta_io.ensure_table(spark, path, nullable(schema), spec.partition_by, delta_io.CHANGE_FEED)
+
+
+def ensure_model_table(spark: SparkSession, path: str, spec: GoldSpec, schema: StructType) -> bool:
+    """Create the table (so that models reading it can start) with its unknown member; True
+    when the table holds nothing but that yet."""
+    if not delta_io.exists(spark, path):
+        create_table(spark, path, spec, schema)
+    if delta_io.current_version(spark, path) != 0:
+        return False
+    unknown = unknown_member(spark, spec, schema)
+    if unknown is not None:
+        unknown.write.format("delta").mode("append").save(path)
+    return True
+
+
+def write_first(spark: SparkSession, path: str, rows: DataFrame, spec: GoldSpec) -> None:
+    """The first build of a table that does not exist or holds only its unknown member
+    (``ensure_model_table``): append the model's rows in one commit, with the unknown member
+    when the table is created here.
+
+    ``replace_keys`` would compare every row with a table that holds none of them: collect
+    all keys, stage the rows a second time and join them with the table in a MERGE, several
+    times the cost of the write itself on an initial load. Rows go to one file per
+    partition, the layout that MERGE would have left.
+    """
+    if not delta_io.exists(spark, path):
+        create_table(spark, path, spec, rows.schema)
+        rows = with_unknown_member(spark, spec, rows)
+    if spec.partition_by:
+        rows = rows.repartition(*spec.partition_by)
+    rows.write.format("delta").mode("append").save(path)

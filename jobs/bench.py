@@ -14,7 +14,8 @@ from pathlib import Path
 
 from lakehouse import cli, job, pipeline
 from lakehouse.bench import report
-from lakehouse.bench.harness import Bench, Scale
+from lakehouse.bench.figures import Scale
+from lakehouse.bench.harness import Bench
 
 
 def positive_ints(text: str) -> list[int]:

@@ -10,7 +10,8 @@ import pytest
 
 from lakehouse import pipeline
 from lakehouse.bench import report
-from lakehouse.bench.harness import Bench, Scale, ScaleResult, Step, landed_files
+from lakehouse.bench.figures import Scale, ScaleResult, Step
+from lakehouse.bench.harness import Bench, landed_files
 
 # The inventory chain: three sources, an SCD2 dimension and a date-partitioned fact, so
 # appends, MERGEs with and without partitions and the change feed all run, in a tenth of the

@@ -172,6 +172,12 @@ def test_suite_errors_name_file_and_entry(tmp_path):
     )
     with pytest.raises(ConfigError, match=r"expectations\[0\].type: .* has no row-level check"):
         load_suite(path)
+    path.write_text(
+        "name: bad\nexpectations:\n  - type: expect_column_values_to_not_be_null\n"
+        "    kwargs: {column: q, mostly: 0.95}\n"
+    )
+    with pytest.raises(ConfigError, match=r"kwargs.mostly: is not supported.*fail_above: 0.05"):
+        load_suite(path)
 
 
 # --- through silver, on real Delta tables -------------------------------------------------

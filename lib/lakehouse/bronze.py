@@ -12,12 +12,12 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
 
-from lakehouse import contracts, delta_io, hadoop_fs
+from lakehouse import contracts, delta_io, freshness, hadoop_fs
 from lakehouse.config import Project, Table
 from lakehouse.config.model import SourceSpec
 from lakehouse.context import RunContext
 from lakehouse.contracts import RESCUED_DATA, Drift
-from lakehouse.results import RefreshResult
+from lakehouse.results import RefreshResult, Status
 from lakehouse.schema import CORRUPT_RECORD, struct_from_columns
 
 log = logging.getLogger(__name__)
@@ -247,6 +247,9 @@ def ingest(spark: SparkSession, project: Project, table: Table, ctx: RunContext)
     """
     source = table.spec.source
     target = project.table_path(table)
+    observed = freshness.observe(spark, project, table, ctx.days)
+    if freshness.up_to_date(spark, project, table, observed):
+        return RefreshResult(table.ref, Status.UP_TO_DATE, files=0, rows_read=0)
     delta_io.ensure_table(
         spark, target, bronze_schema(source), table.spec.partition_by, table.spec.table_properties
     )
@@ -254,6 +257,7 @@ def ingest(spark: SparkSession, project: Project, table: Table, ctx: RunContext)
 
     landing = project.landing_path(table)
     if not hadoop_fs.exists(spark, landing):
+        freshness.record(spark, project, table, observed)
         return RefreshResult(table.ref, files=0)
 
     listing = (
@@ -290,6 +294,7 @@ def ingest(spark: SparkSession, project: Project, table: Table, ctx: RunContext)
         "checkpointLocation", project.checkpoint_path(table)
     ).queryName(f"bronze_{table.name}")
     delta_io.for_each_batch_exactly_once(writer, table.ref, append)
+    freshness.record(spark, project, table, observed)
     return RefreshResult(
         table.ref,
         files=taken["files"],

@@ -43,7 +43,7 @@ class RefreshResult:
     files: int | None = None  # bronze: landed files taken
     not_due_until: datetime | None = None
     warnings: tuple[str, ...] = ()  # what the run accepted but a person should know (drifts)
-    rows: int = 0
+    rows: int | None = None  # rows in the table after the refresh; None: not counted
     version: int | None = None
     rows_written: int | None = None
     rows_updated: int | None = None

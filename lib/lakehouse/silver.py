@@ -11,7 +11,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from lakehouse import delta_io, pii
+from lakehouse import delta_io, freshness, pii
 from lakehouse.bronze import ARRIVAL_COLUMNS, LINEAGE_SCHEMA
 from lakehouse.config import Project, Table
 from lakehouse.config.model import SilverSpec
@@ -19,7 +19,7 @@ from lakehouse.context import RunContext
 from lakehouse.harmonise import HarmonisationSpec, Harmonisers
 from lakehouse.quality import check, gx_validation, store
 from lakehouse.quality.suite import Suite
-from lakehouse.results import RefreshResult
+from lakehouse.results import RefreshResult, Status
 from lakehouse.schema import CORRUPT_RECORD, struct_from_columns
 
 # Bronze lineage travels into silver; `_run_id` there names the silver run that wrote the row.
@@ -212,6 +212,9 @@ def refresh(spark: SparkSession, project: Project, table: Table, ctx: RunContext
         result.rows_read, result.rows_quarantined
     """
     spec: SilverSpec = table.spec
+    observed = freshness.observe(spark, project, table)
+    if freshness.up_to_date(spark, project, table, observed):
+        return RefreshResult(table.ref, Status.UP_TO_DATE, rows_read=0, rows_quarantined=0)
     path = project.table_path(table)
     schema = silver_schema(spec)
     delta_io.ensure_table(spark, path, schema, spec.partition_by, delta_io.CHANGE_FEED)
@@ -247,6 +250,7 @@ def refresh(spark: SparkSession, project: Project, table: Table, ctx: RunContext
         empty = False
 
     delta_io.for_each_batch_exactly_once(writer, table.ref, handle)
+    freshness.record(spark, project, table, observed)
     return RefreshResult(
         table.ref, rows_read=counts.rows_read, rows_quarantined=counts.rows_quarantined
     )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lakehouse.bench.harness import ScaleResult, Step
+from lakehouse.bench.figures import ScaleResult, Step
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from lakehouse import delta_io
+from lakehouse import delta_io, freshness
 from lakehouse.config import Project, Table
 from lakehouse.config.model import GoldSpec
 from lakehouse.context import RunContext
@@ -160,6 +160,9 @@ def refresh(spark: SparkSession, project: Project, table: Table, ctx: RunContext
     """
     spec: GoldSpec = table.spec
     path = project.table_path(table)
+    observed = freshness.observe(spark, project, table) if spec.inputs else None
+    if freshness.up_to_date(spark, project, table, observed):
+        return RefreshResult(table.ref, Status.UP_TO_DATE, keys_changed=0)
     # Temp views are per session: a separate one keeps models refreshed side by side apart.
     own = spark.newSession()
     first = prepare_table(own, project, table)
@@ -204,4 +207,5 @@ def refresh(spark: SparkSession, project: Project, table: Table, ctx: RunContext
     delta_io.for_each_batch_exactly_once(writer, table.ref, handle)
     if delta_io.exists(spark, path):
         register(spark, project, table)
+        freshness.record(spark, project, table, observed)
     return RefreshResult(table.ref, keys_changed=None if first.taken else changed)

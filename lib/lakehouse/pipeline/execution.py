@@ -11,7 +11,7 @@ from typing import Any
 from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
-from lakehouse import bronze, delta_io, gold, runlog, silver
+from lakehouse import bronze, delta_io, freshness, gold, runlog, silver
 from lakehouse.config import Project, Table
 from lakehouse.context import RunContext
 from lakehouse.errors import DataQualityError
@@ -84,8 +84,10 @@ def refresh_table(
     """Refresh one table with its layer's refresh, then add what Delta's log says it did."""
     started = time.monotonic()
     path = project.table_path(table)
-    before = delta_io.current_version(spark, path)
+    before = freshness.delta_version(spark, path)
     result = REFRESH_BY_LAYER[table.layer](spark, project, table, ctx)
+    if result.status is Status.UP_TO_DATE:  # it started nothing: neither does its report
+        return result.with_(version=before, seconds=time.monotonic() - started)
     if not delta_io.exists(spark, path):
         return result.with_(seconds=time.monotonic() - started)
     version, metrics = commits_since(spark, path, before)

@@ -67,7 +67,7 @@ def format_reports(reports: list[RefreshResult]) -> str:
     for r in reports:
         version = "-" if r.version is None else str(r.version)
         lines.append(
-            f"{r.layer:<7} {r.table:<24} {r.status[:10]:<10} {r.rows:>10} "
+            f"{r.layer:<7} {r.table:<24} {r.status[:10]:<10} {_n(r.rows):>10} "
             f"{_n(r.rows_written):>8} {_n(r.rows_updated):>8} {version:>8} {r.seconds:>8.1f}"
             + (f"  {r.note}" if r.note else "")
         )

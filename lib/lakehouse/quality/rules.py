@@ -19,11 +19,11 @@ def _present_and(column: str, broken: Column) -> Column:
     return F.col(column).isNotNull() & broken
 
 
-def not_be_null(column: str, mostly: float | None = None) -> Column:
+def not_be_null(column: str) -> Column:
     return F.col(column).isNull()
 
 
-def be_null(column: str, mostly: float | None = None) -> Column:
+def be_null(column: str) -> Column:
     return F.col(column).isNotNull()
 
 
@@ -33,7 +33,6 @@ def be_between(
     max_value: Any = None,
     strict_min: bool = False,
     strict_max: bool = False,
-    mostly: float | None = None,
 ) -> Column:
     c = F.col(column)
     ok = F.lit(True)
@@ -44,15 +43,15 @@ def be_between(
     return _present_and(column, ~ok)
 
 
-def be_in_set(column: str, value_set: list[Any], mostly: float | None = None) -> Column:
+def be_in_set(column: str, value_set: list[Any]) -> Column:
     return _present_and(column, ~F.col(column).isin(list(value_set)))
 
 
-def not_be_in_set(column: str, value_set: list[Any], mostly: float | None = None) -> Column:
+def not_be_in_set(column: str, value_set: list[Any]) -> Column:
     return _present_and(column, F.col(column).isin(list(value_set)))
 
 
-def match_regex(column: str, regex: str, mostly: float | None = None) -> Column:
+def match_regex(column: str, regex: str) -> Column:
     return _present_and(column, ~F.col(column).cast("string").rlike(regex))
 
 
@@ -60,7 +59,6 @@ def value_lengths_be_between(
     column: str,
     min_value: int | None = None,
     max_value: int | None = None,
-    mostly: float | None = None,
 ) -> Column:
     length = F.length(F.col(column).cast("string"))
     ok = F.lit(True)

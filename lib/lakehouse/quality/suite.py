@@ -39,6 +39,15 @@ class ExpectationEntry:
             raise ConfigError(
                 file, f"{key}.type", f"{self.type!r} has no row-level check (supported: {known})"
             )
+        if "mostly" in self.kwargs:
+            # GX's `mostly` passes an expectation when enough rows do; here each row is judged
+            # and the batch's share of broken rows is what meta.fail_above bounds.
+            raise ConfigError(
+                file,
+                f"{key}.kwargs.mostly",
+                "is not supported: rows are judged one by one; to stop the run above a share "
+                "of broken rows use meta.fail_above (mostly: 0.95 is fail_above: 0.05)",
+            )
         try:
             inspect.signature(ROW_CHECKS[self.type]).bind(**self.kwargs)
         except TypeError as exc:

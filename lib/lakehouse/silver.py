@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
 from lakehouse import delta_io, freshness, pii
+from lakehouse import silver_layout as layout
 from lakehouse.bronze import ARRIVAL_COLUMNS, LINEAGE_SCHEMA
 from lakehouse.config import Project, Table
 from lakehouse.config.model import SilverSpec
@@ -95,11 +96,17 @@ def split_rejected(df: DataFrame, spec: SilverSpec) -> tuple[DataFrame, DataFram
     )
 
 
-def merge_latest(target: DeltaTable, batch: DataFrame, spec: SilverSpec) -> None:
+def merge_latest(
+    target: DeltaTable, batch: DataFrame, spec: SilverSpec, narrow: Column | None = None
+) -> None:
     """Upsert the batch's latest version per key; an older version never replaces a newer one.
 
-    Into a table that holds nothing yet, see ``write_latest``."""
-    on = " AND ".join(f"t.`{k}` = s.`{k}`" for k in spec.keys)
+    ``narrow``: a condition on the target alone that every row the batch can match meets (its
+    days, see ``silver_layout``), so the MERGE reads only those files. Into a table that holds
+    nothing yet, see ``write_latest``."""
+    on = F.expr(" AND ".join(f"t.`{k}` = s.`{k}`" for k in spec.keys))
+    if narrow is not None:
+        on = on & narrow
     # With a business sequence an equal version is a re-send: leave the row (and its lineage) be.
     decisive = spec.sequence_by or ARRIVAL_COLUMNS
     (
@@ -141,6 +148,7 @@ class BatchContext:
     harmonisation: HarmonisationSpec
     key: pii.HashKey | None
     run_id: str
+    laid_out: bool  # the table has the key-date column (silver_layout)
 
 
 def process_batch(
@@ -161,6 +169,8 @@ def process_batch(
     timestamp = Harmonisers(ctx.harmonisation).timestamp
     protected = pii.protect(batch, ctx.spec.pii, ctx.key, timestamp)
     typed = conform(protected, ctx.spec, ctx.run_id, ctx.harmonisation)
+    if ctx.laid_out:
+        typed = layout.with_key_date(typed, ctx.spec)
     flagged = check.flag(typed, ctx.suite, ctx.spec.keys).persist()
     try:
         total, leaving_rows, outcomes = check.outcomes(flagged, ctx.suite)
@@ -191,12 +201,30 @@ def process_batch(
         latest = latest_per_key(good, ctx.spec.keys, sequence_columns(ctx.spec))
         if into_empty:
             write_latest(ctx.path, latest)
+        elif ctx.laid_out:
+            write_by_days(spark, ctx, latest)
         else:
             merge_latest(DeltaTable.forPath(spark, ctx.path), latest, ctx.spec)
         counts.rows_read += total
         counts.rows_quarantined += leaving_rows
     finally:
         flagged.unpersist()
+
+
+def write_by_days(spark: SparkSession, ctx: BatchContext, latest: DataFrame) -> None:
+    """Into a table laid out by key date: append when no key of the batch is there yet on its
+    days, else MERGE reading only those days."""
+    latest = latest.persist()
+    try:
+        days = layout.batch_days(latest)
+        target = DeltaTable.forPath(spark, ctx.path)
+        if not layout.any_key_present(target.toDF(), latest, ctx.spec.keys, days):
+            write_latest(ctx.path, latest)
+            return
+        same_day = F.col(f"t.`{layout.KEY_DATE}`").eqNullSafe(F.col(f"s.`{layout.KEY_DATE}`"))
+        merge_latest(target, latest, ctx.spec, layout.on_days("t", days) & same_day)
+    finally:
+        latest.unpersist()
 
 
 def refresh(spark: SparkSession, project: Project, table: Table, ctx: RunContext) -> RefreshResult:
@@ -217,7 +245,18 @@ def refresh(spark: SparkSession, project: Project, table: Table, ctx: RunContext
         return RefreshResult(table.ref, Status.UP_TO_DATE, rows_read=0, rows_quarantined=0)
     path = project.table_path(table)
     schema = silver_schema(spec)
-    delta_io.ensure_table(spark, path, schema, spec.partition_by, delta_io.CHANGE_FEED)
+    if spec.key_date:
+        target = delta_io.ensure_table(
+            spark,
+            path,
+            layout.layout_schema(schema),
+            (layout.KEY_DATE,),
+            {**delta_io.CHANGE_FEED, **layout.TABLE_PROPERTIES},
+        )
+    else:
+        target = delta_io.ensure_table(spark, path, schema, spec.partition_by, delta_io.CHANGE_FEED)
+    # A table made before its YAML declared key_date keeps its layout until rebuilt.
+    laid_out = bool(spec.key_date) and layout.KEY_DATE in target.toDF().columns
     quarantine_path = project.quarantine_path(table)
     delta_io.ensure_table(spark, quarantine_path, store.quarantine_schema(schema))
     store.ensure_results_table(spark, project.quality_results_path)
@@ -234,6 +273,7 @@ def refresh(spark: SparkSession, project: Project, table: Table, ctx: RunContext
         harmonisation=project.harmonisation,
         key=pii.load_key(ctx.profile, project.pii_key_file) if needs_key else None,
         run_id=ctx.run_id,
+        laid_out=laid_out,
     )
     counts = Counts()
     stream = spark.readStream.format("delta").load(project.table_path(project.table(spec.source)))

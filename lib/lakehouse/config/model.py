@@ -151,6 +151,9 @@ class SilverSpec:
     expectations: str | None = None
     description: str = ""
     partition_by: tuple[str, ...] = ()
+    # SQL over the key columns giving the business date a key carries (an order id's day, an
+    # event's time). The table is partitioned by it and a MERGE reads only the batch's days.
+    key_date: str | None = None
     erasure: ErasureSpec | None = None
     maintenance: MaintenanceSpec | None = None
 
@@ -167,6 +170,10 @@ class SilverSpec:
         for c in self.sequence_by:
             if c not in self.columns:
                 raise ConfigError(file, "sequence_by", f"column {c!r} is not one of the columns")
+        if self.key_date and self.partition_by:
+            raise ConfigError(
+                file, "key_date", "the table is partitioned by its key date: drop partition_by"
+            )
 
 
 @dataclass(frozen=True)

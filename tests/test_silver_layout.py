@@ -1,0 +1,73 @@
+"""Silver laid out by the day its keys carry: new keys are appended, updates MERGE only their
+days, with deletion vectors instead of rewritten files."""
+
+from __future__ import annotations
+
+from delta.tables import DeltaTable
+
+from lakehouse import pipeline
+from lakehouse.silver_layout import KEY_DATE
+from tests.landing import csv, drop, run_ctx
+from tests.test_pipeline_e2e import ORDERS
+
+
+def order(order_id: str, status: str, at: str) -> str:
+    return f"{order_id},C1,S0,web,{at},{status},,,{at}"
+
+
+def refresh_orders(spark, project, run_id: str) -> None:
+    tables = [project.table("bronze.orders"), project.table("silver.orders")]
+    pipeline.run(spark, project, run_ctx(run_id), tables)
+
+
+def test_new_days_are_appended_and_an_update_merges_only_its_day(spark, project):
+    path = project.table_path(project.table("silver.orders"))
+    drop(
+        project,
+        "bronze.orders",
+        "orders_2026-03-01.csv",
+        csv(
+            ORDERS,
+            order("O20260301-0000001", "placed", "2026-03-01T10:00:00Z"),
+            order("O20260301-0000002", "placed", "2026-03-01T11:00:00Z"),
+            order("BROKEN-ID", "placed", "2026-03-01T12:00:00Z"),  # no day: the null partition
+        ),
+    )
+    refresh_orders(spark, project, "day-1")
+    drop(
+        project,
+        "bronze.orders",
+        "orders_2026-03-02.csv",
+        csv(ORDERS, order("O20260302-0000001", "placed", "2026-03-02T10:00:00Z")),
+    )
+    refresh_orders(spark, project, "day-2")
+    drop(
+        project,
+        "bronze.orders",
+        "orders_2026-03-03.csv",
+        csv(
+            ORDERS,
+            order("O20260301-0000001", "paid", "2026-03-03T09:00:00Z"),
+            order("O20260303-0000001", "placed", "2026-03-03T10:00:00Z"),
+        ),
+    )
+    refresh_orders(spark, project, "day-3")
+
+    table = DeltaTable.forPath(spark, path)
+    assert table.detail().first()["partitionColumns"] == [KEY_DATE]
+    commits = table.history().orderBy("version").collect()
+    operations = [c["operation"] for c in commits]
+    # Created, the first batch appended, the second (all new keys) appended, the third merged.
+    assert operations == ["CREATE TABLE", "WRITE", "WRITE", "MERGE"]
+    merge = commits[-1]
+    # The update marked its old row deleted in place; no file of another day was rewritten.
+    assert int(merge["operationMetrics"]["numTargetDeletionVectorsAdded"]) == 1
+    assert int(merge["operationMetrics"]["numTargetFilesRemoved"]) == 0
+    predicate = merge["operationParameters"]["predicate"]
+    assert "2026-03-01" in predicate and "2026-03-03" in predicate and "2026-03-02" not in predicate
+
+    rows = {r.order_id: r for r in spark.read.format("delta").load(path).collect()}
+    assert rows["O20260301-0000001"].status == "paid"
+    assert str(rows["O20260303-0000001"][KEY_DATE]) == "2026-03-03"
+    assert rows["BROKEN-ID"][KEY_DATE] is None
+    assert len(rows) == 5

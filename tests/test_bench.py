@@ -49,6 +49,8 @@ def test_bench_runs_every_step_at_tiny_scale(spark, project, tmp_path):
         ("floor", "-"),
         ("full_load", "-"),
         (f"increment {day}", "large"),
+        ("spark_floor", "large"),
+        ("nothing_landed", "large"),
         ("naive_rebuild", "large"),
         ("silver_no_expectations", "large"),
         ("full_load_small", "-"),
@@ -80,7 +82,8 @@ def test_bench_runs_every_step_at_tiny_scale(spark, project, tmp_path):
     assert set(increment.layers) == {"bronze", "silver", "gold"}
     assert set(increment.tables) == set(chain.tables)
     # Every MERGE the day made was seen, with what it scanned: no more than the table held.
-    assert {"silver.stock_levels", "gold.fct_inventory_daily"} <= set(increment.merges)
+    # (A day's new stock levels are appended to silver: no MERGE there.)
+    assert "gold.fct_inventory_daily" in increment.merges
     for table, m in increment.merges.items():
         assert m["merges"] >= 1, table
         assert 0 <= m["files_scanned"] <= m["files_before_skipping"], table

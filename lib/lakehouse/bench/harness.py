@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
+import subprocess
 import time
 from collections.abc import Callable, Iterable
 from datetime import date
@@ -160,6 +162,17 @@ class Bench:
             measure("floor", "-", landed, lambda s: self.floor(s, large, history, home / "floor"))
             measure("full_load", "-", landed, lambda s: self.layers(s, large, history))
             increments(large, "large")
+            # A daily run on a day whose files are all taken, against the least a job can do:
+            # start Spark and read one table's version. Both as a user runs them, one
+            # spark-submit each.
+            last_day = day_names[scale.increment_days[-1]]
+            selected = [a for ref in sorted(self.project.tables) for a in ("--table", ref)]
+            for name, job in (
+                ("spark_floor", ["version", "--table", "gold.fct_orders"]),
+                ("nothing_landed", ["pipeline", "--date", last_day, *selected]),
+            ):
+                body = lambda s, j=job: self.submit(j, home / "large", landing)  # noqa: E731
+                measure(name, "large", 0, body)
 
             # Rebuilds from scratch over the large warehouse's bronze, each in a warehouse of
             # its own: (step, warehouse, layers, project variant).
@@ -294,6 +307,16 @@ class Bench:
             step.tables.update({r.ref: round(r.seconds, 2) for r in reports})
             step.not_due += [r.ref for r in reports if r.note]
             self._collect_merges(step)
+
+    def submit(self, job: list[str], root: Path, landing: Path) -> None:
+        """Run a job with ``./spark-submit.sh`` on the warehouse at ``root``."""
+        script = self.project.project_dir / "spark-submit.sh"
+        env = {**os.environ, "LAKEHOUSE_ROOT": str(root), "LAKEHOUSE_LANDING": str(landing)}
+        env.pop("PYSPARK_GATEWAY_PORT", None)  # a process of its own, not this one's JVM
+        env.pop("PYSPARK_GATEWAY_SECRET", None)
+        done = subprocess.run([str(script), *job], env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"{' '.join(job)} exited {done.returncode}: {done.stderr[-2000:]}")
 
     def fresh_caches(self) -> None:
         """Start a step with the caches of a new run: each step is its own run in

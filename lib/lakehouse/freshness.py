@@ -16,7 +16,6 @@ import fnmatch
 import hashlib
 import json
 import os
-import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -24,40 +23,12 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from lakehouse import hadoop_fs
+from lakehouse import delta_log, hadoop_fs
 from lakehouse.config import Project, Table
 
 MARKER = "inputs.json"
-_LOG_FILE = re.compile(r"^(\d{20})\.json$")
 # Listing options whose effect the digest does not reproduce: with one of them, always run.
 _UNMODELLED = {"recursivefilelookup", "modifiedbefore", "modifiedafter", "basepath"}
-
-
-def _local(path: str) -> str | None:
-    if path.startswith("file:"):
-        return "/" + path.removeprefix("file:").lstrip("/")
-    return path if path.startswith("/") else None
-
-
-def delta_version(spark: SparkSession, path: str) -> int | None:
-    """The table's latest version from its log folder's listing; None when there is no table.
-
-    Delta's own API (``history``) starts a Spark job; a listing does not.
-    """
-    log = f"{path.rstrip('/')}/_delta_log"
-    local = _local(log)
-    if local is not None:
-        try:
-            names = os.listdir(local)
-        except FileNotFoundError:
-            return None
-    else:
-        fs, folder = hadoop_fs.file_system(spark, log)
-        if not fs.exists(folder):
-            return None
-        names = [status.getPath().getName() for status in fs.listStatus(folder)]
-    versions = [int(m.group(1)) for m in map(_LOG_FILE.match, names) if m]
-    return max(versions) if versions else None
 
 
 def _expand_braces(pattern: str) -> list[str] | None:
@@ -84,7 +55,7 @@ def _visible(relative: str) -> bool:
 
 def _listing(spark: SparkSession, root: str) -> Iterator[tuple[str, int, int]]:
     """(path relative to ``root``, size, modification time in ms) of every visible file."""
-    local = _local(root)
+    local = delta_log.local_path(root)
     if local is not None:
         for folder, dirs, files in os.walk(local):
             dirs[:] = [d for d in dirs if not d.startswith(("_", "."))]
@@ -134,7 +105,9 @@ def observe(
         digest = landing_digest(spark, project.landing_path(table), listing_options(table, days))
         return None if digest is None else {"landing": digest}
     refs = watched_inputs(table)
-    versions = {ref: delta_version(spark, project.table_path(project.table(ref))) for ref in refs}
+    versions = {
+        ref: delta_log.latest_version(spark, project.table_path(project.table(ref))) for ref in refs
+    }
     return None if None in versions.values() or not versions else versions
 
 
@@ -151,30 +124,13 @@ def _marker(project: Project, table: Table) -> str:
     return f"{project.checkpoint_path(table)}/{MARKER}"
 
 
-def _read(spark: SparkSession, path: str) -> str | None:
-    local = _local(path)
-    if local is not None:
-        try:
-            return Path(local).read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-    fs, p = hadoop_fs.file_system(spark, path)
-    if not fs.exists(p):
-        return None
-    stream = fs.open(p)
-    try:
-        return hadoop_fs.jvm(spark).org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
-    finally:
-        stream.close()
-
-
 def up_to_date(
     spark: SparkSession, project: Project, table: Table, observed: dict[str, Any] | None
 ) -> bool:
     """True when the table exists and its inputs are what its last complete refresh saw."""
-    if observed is None or delta_version(spark, project.table_path(table)) is None:
+    if observed is None or delta_log.latest_version(spark, project.table_path(table)) is None:
         return False
-    text = _read(spark, _marker(project, table))
+    text = delta_log.read_text(spark, _marker(project, table))
     return text is not None and json.loads(text) == observed
 
 
@@ -187,7 +143,7 @@ def record(
         return
     path = _marker(project, table)
     text = json.dumps(observed, sort_keys=True)
-    local = _local(path)
+    local = delta_log.local_path(path)
     if local is not None:
         Path(local).parent.mkdir(parents=True, exist_ok=True)
         tmp = f"{local}.tmp"

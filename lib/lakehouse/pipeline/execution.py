@@ -8,10 +8,9 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import Any
 
-from delta.tables import DeltaTable
 from pyspark.sql import SparkSession
 
-from lakehouse import bronze, delta_io, freshness, gold, runlog, silver
+from lakehouse import bronze, delta_log, gold, runlog, silver
 from lakehouse.config import Project, Table
 from lakehouse.context import RunContext
 from lakehouse.errors import DataQualityError
@@ -48,18 +47,9 @@ def commits_since(spark: SparkSession, path: str, after: int | None) -> tuple[in
     """The table's version now, and the rows read, written, updated and deleted by the commits
     after version ``after``, from Delta's own operation metrics.
 
-    Reads only the newest commits: the history keeps every commit of the log retention
-    (30 days by default), and reading all of it after every table would make each daily
-    run pay for the warehouse's age.
+    Read from the commit files themselves: ``history`` would cost a Spark job per table and run.
     """
-    table = DeltaTable.forPath(spark, path)
-    limit = 20
-    oldest_needed = 0 if after is None else after + 1
-    while True:
-        commits = table.history(limit).select("version", "operation", "operationMetrics").collect()
-        if len(commits) < limit or commits[-1]["version"] <= oldest_needed:
-            break
-        limit *= 4
+    version = delta_log.latest_version(spark, path)
     totals = {"read": 0, "written": 0, "updated": 0, "deleted": 0}
     names = {
         "read": ("numSourceRows",),
@@ -67,15 +57,15 @@ def commits_since(spark: SparkSession, path: str, after: int | None) -> tuple[in
         "updated": ("numTargetRowsUpdated",),
         "deleted": ("numTargetRowsDeleted", "numDeletedRows"),
     }
-    for commit in commits:
-        if after is not None and commit["version"] <= after:
-            continue
-        metrics = commit["operationMetrics"] or {}
-        if commit["operation"] == "MERGE":
+    first = 0 if after is None else after + 1
+    for number in range(first, (version if version is not None else -1) + 1):
+        commit = delta_log.commit_info(spark, path, number)
+        metrics = commit.get("operationMetrics") or {}
+        if commit.get("operation") == "MERGE":
             metrics = {k: v for k, v in metrics.items() if k != "numOutputRows"}
         for total, keys in names.items():
             totals[total] += sum(int(metrics.get(k, 0) or 0) for k in keys)
-    return commits[0]["version"], totals
+    return version, totals
 
 
 def refresh_table(
@@ -84,13 +74,13 @@ def refresh_table(
     """Refresh one table with its layer's refresh, then add what Delta's log says it did."""
     started = time.monotonic()
     path = project.table_path(table)
-    before = freshness.delta_version(spark, path)
+    before = delta_log.latest_version(spark, path)
     result = REFRESH_BY_LAYER[table.layer](spark, project, table, ctx)
     if result.status is Status.UP_TO_DATE:  # it started nothing: neither does its report
         return result.with_(version=before, seconds=time.monotonic() - started)
-    if not delta_io.exists(spark, path):
-        return result.with_(seconds=time.monotonic() - started)
     version, metrics = commits_since(spark, path, before)
+    if version is None:  # a model that wrote nothing yet has no table
+        return result.with_(seconds=time.monotonic() - started)
     return result.with_(
         rows=spark.read.format("delta").load(path).count(),
         version=version,

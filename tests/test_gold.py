@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 
 from chispa import assert_df_equality
 
@@ -115,3 +115,21 @@ def test_few_key_values_reach_the_scan_as_literals(spark, tmp_path, monkeypatch)
     assert sorted(tuple(r) for r in out.collect()) == [("O1", 1), ("O3", 3)]
     plan = out._jdf.queryExecution().executedPlan().toString()
     assert re.search(r"PartitionFilters: \[shop#\d+ IN \(1,3\)", plan), plan
+
+
+def test_an_input_laid_out_by_key_date_is_read_on_the_keys_days_only(spark):
+    from lakehouse.gold.model import key_days
+
+    orders = spark.createDataFrame(
+        [("O20260301-1", "C1", date(2026, 3, 1)), ("O20260302-1", "C2", date(2026, 3, 2))],
+        "order_id string, customer_id string, _key_date date",
+    )
+    day_of_id = "try_to_date(substr(order_id, 2, 8), 'yyyyMMdd')"
+    by_order = spark.createDataFrame([("O20260302-1",)], "order_id string")
+    assert key_days(orders, ("order_id",), ("order_id",), by_order, day_of_id) == [date(2026, 3, 2)]
+    # A model keyed by customer cannot tell an order's day from its keys: the whole input.
+    by_customer = spark.createDataFrame([("C2",)], "customer_id string")
+    assert key_days(orders, ("customer_id",), ("customer_id",), by_customer, day_of_id) is None
+    # An input not laid out by key date has nothing to prune.
+    plain = orders.drop("_key_date")
+    assert key_days(plain, ("order_id",), ("order_id",), by_order, day_of_id) is None

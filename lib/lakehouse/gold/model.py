@@ -7,6 +7,7 @@ import importlib
 from collections.abc import Callable
 from functools import reduce
 
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
@@ -19,6 +20,7 @@ from pyspark.sql.types import (
 )
 
 from lakehouse.config.model import GoldSpec, Scd2Spec
+from lakehouse.silver_layout import KEY_DATE
 
 SEQ = "_seq"
 # export of its customer still finds one; the open version is valid until the end of time.
@@ -54,12 +56,17 @@ def restrict(
 
 
 def build_model(
-    spark: SparkSession, spec: GoldSpec, inputs: dict[str, DataFrame], keys: DataFrame | None
+    spark: SparkSession,
+    spec: GoldSpec,
+    inputs: dict[str, DataFrame],
+    keys: DataFrame | None,
+    key_dates: dict[str, str] | None = None,
 ) -> DataFrame:
     """Run the model over ``inputs``; with ``keys``, only over the rows behind those keys.
 
     Inputs that carry the key are restricted to the changed keys; the others (lookups such as
-    dimensions) are offered whole.
+    dimensions) are offered whole. ``key_dates`` (alias -> its silver table's ``key_date``)
+    lets an input laid out by key date be read only on the days the keys fall on.
     """
     keyed = (
         {a for a in inputs if isinstance(spec.changes.get(a), tuple)} if keys is not None else set()
@@ -68,12 +75,45 @@ def build_model(
     offered = {}
     for alias, df in inputs.items():
         if alias in keyed:
+            days = key_days(df, spec.changes[alias], spec.key, keys, (key_dates or {}).get(alias))
+            if days is not None:
+                df = df.where(F.col(KEY_DATE).isin(days))
             df = restrict(df, spec.changes[alias], spec.key, keys, values)
         offered[alias] = df
     if spec.transform:
         return load_transform(spec.transform)(**offered, **spec.params)
     name_views(spark, offered)
     return spark.sql(spec.sql)
+
+
+def key_days(
+    df: DataFrame,
+    exprs: tuple[str, ...],
+    key: tuple[str, ...],
+    keys: DataFrame,
+    key_date: str | None,
+) -> list | None:
+    """The days an input laid out by key date holds the rows of ``keys`` on, when its
+    ``key_date`` can be computed from the model's keys (an order fact keyed by order id reads
+    the order's silver rows, whose day is in the id); None when it cannot.
+
+    The keys are renamed to the input's own columns (the model's ``changes`` must name plain
+    columns), then its ``key_date`` is computed over them: the same function of the same
+    values gives the same day, so no row of those keys is elsewhere.
+    """
+    if not key_date or KEY_DATE not in df.columns:
+        return None
+    if not all(e.isidentifier() and e in df.columns for e in exprs):
+        return None
+    own = keys.select(*(F.col(k).alias(e) for k, e in zip(key, exprs, strict=True)))
+    try:
+        day = own.select(F.expr(key_date).try_cast("date").alias("day"))
+    except AnalysisException:  # it needs columns the model's key does not carry
+        return None
+    days = [r.day for r in day.distinct().limit(FEW_VALUES + 1).collect()]
+    if len(days) > FEW_VALUES or None in days:
+        return None
+    return days
 
 
 def name_views(spark: SparkSession, views: dict[str, DataFrame]) -> None:

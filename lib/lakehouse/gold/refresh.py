@@ -132,13 +132,23 @@ def refresh_versions(
     return count
 
 
+def key_dates(project: Project, spec: GoldSpec) -> dict[str, str]:
+    """alias -> ``key_date`` of each input laid out by the day its keys carry."""
+    out = {}
+    for alias, ref in spec.inputs.items():
+        source = project.table(ref)
+        if source.layer == "silver" and source.spec.key_date:
+            out[alias] = source.spec.key_date
+    return out
+
+
 def refresh_keys(session: SparkSession, project: Project, table: Table, batch: DataFrame) -> int:
     """Rebuild the keys the batch's changes touch and replace exactly those in the table."""
     spec: GoldSpec = table.spec
     inputs = read_inputs(session, project, spec)
     keys = touched_keys(session, spec, batch, inputs).persist()
     try:
-        rows = build_model(session, spec, inputs, keys)
+        rows = build_model(session, spec, inputs, keys, key_dates(project, spec))
         replace_keys(session, project.table_path(table), keys, rows, spec)
         return keys.count()
     finally:

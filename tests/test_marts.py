@@ -324,6 +324,20 @@ def test_daily_runs_match_silver_and_a_full_rebuild(spark, project):
     check_marts_against_silver(spark, project)
     spark.sql("SELECT count(*) FROM gold.fct_orders").collect()  # registered by name
 
+    # Each model's strategy: a mart keyed by day replaces its touched days' rows (replaceWhere),
+    # a fact keyed by order merges its touched orders.
+    def commits(ref):
+        path = project.table_path(project.table(ref))
+        return DeltaTable.forPath(spark, path).history().collect()
+
+    replaced = [
+        c.operationParameters
+        for c in commits("gold.mart_item_sales_daily")
+        if c.operation == "WRITE" and c.operationParameters.get("mode") == "Overwrite"
+    ]
+    assert replaced and all("order_date" in r["predicate"] for r in replaced)
+    assert "MERGE" in {c.operation for c in commits("gold.fct_orders")}
+
     gold_refs = [t.ref for t in project.in_dependency_order() if t.layer == "gold"]
     incremental = {ref: read(spark, project, ref).localCheckpoint() for ref in gold_refs}
     shutil.rmtree(Path(project.root) / "gold")

@@ -207,6 +207,11 @@ class GoldSpec:
     changes: dict[str, tuple[str, ...] | ChangeQuery] = field(default_factory=dict)
     # false: the model is rebuilt whole whenever an input changed (global ranks, trained models).
     incremental: bool = True
+    # How the rows of the touched keys reach the table: `merge` (only rows that changed are
+    # rewritten, one MERGE) or `replace` (the keys' rows overwritten with replaceWhere, no
+    # comparison). Default: replace for a one-column key holding many rows (a day, a month)
+    # when a run touches few of its values, merge otherwise.
+    strategy: Literal["merge", "replace"] | None = None
     scd2: Scd2Spec | None = None
     # The "unknown" member: column -> value; columns not named are null.
     unknown: dict[str, str] = field(default_factory=dict)
@@ -252,6 +257,10 @@ class GoldSpec:
                 parse_interval(self.refresh_every)
             except ValueError as exc:
                 raise ConfigError(file, "refresh_every", str(exc)) from None
+        if self.strategy == "replace" and (len(self.key) != 1 or self.scd2 or self.unknown):
+            raise ConfigError(
+                file, "strategy", "replace needs a one-column key, no scd2 and no unknown member"
+            )
         if not self.incremental:
             if self.changes:
                 raise ConfigError(file, "changes", "a model rebuilt whole needs no changes")

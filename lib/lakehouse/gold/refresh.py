@@ -15,9 +15,21 @@ from lakehouse.config.model import GoldSpec
 from lakehouse.context import RunContext
 from lakehouse.gold.catalog import register
 from lakehouse.gold.changes import NEW_VERSION, change_stream, changed_rows, touched_keys
-from lakehouse.gold.model import SEQ, build_model, scd2_history, with_unknown_member
+from lakehouse.gold.model import (
+    SEQ,
+    build_model,
+    few_values,
+    scd2_history,
+    with_unknown_member,
+)
 from lakehouse.gold.schedule import next_refresh
-from lakehouse.gold.write import ensure_model_table, replace_keys, write_first
+from lakehouse.gold.write import (
+    ensure_model_table,
+    replace_keys,
+    replace_rows,
+    replace_strategy,
+    write_first,
+)
 from lakehouse.results import RefreshResult, Status
 
 
@@ -149,6 +161,11 @@ def refresh_keys(session: SparkSession, project: Project, table: Table, batch: D
     keys = touched_keys(session, spec, batch, inputs).persist()
     try:
         rows = build_model(session, spec, inputs, keys, key_dates(project, spec))
+        column = spec.key[0]
+        values = few_values(keys, spec.key).get(column) if replace_strategy(spec) else None
+        if values is not None:
+            replace_rows(project.table_path(table), column, values, rows)
+            return len(values)
         replace_keys(session, project.table_path(table), keys, rows, spec)
         return keys.count()
     finally:

@@ -3,6 +3,8 @@ first build."""
 
 from __future__ import annotations
 
+import datetime
+import decimal
 import json
 from functools import reduce
 
@@ -119,3 +121,32 @@ def write_first(spark: SparkSession, path: str, rows: DataFrame, spec: GoldSpec)
     if spec.partition_by:
         rows = rows.repartition(*spec.partition_by)
     rows.write.format("delta").mode("append").save(path)
+
+
+def replace_strategy(spec: GoldSpec) -> bool:
+    """Whether touched keys are written by replacing their rows (see ``GoldSpec.strategy``)."""
+    if spec.strategy is not None:
+        return spec.strategy == "replace"
+    return len(spec.key) == 1 and bool(spec.grain) and not spec.scd2 and not spec.unknown
+
+
+def sql_literal(value: object) -> str:
+    """A key value as SQL, for a replaceWhere predicate (values from the data, typed)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.date):
+        return f"DATE '{value.isoformat()}'"
+    if isinstance(value, int | decimal.Decimal):
+        return str(value)
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def replace_rows(path: str, column: str, values: list, rows: DataFrame) -> None:
+    """Overwrite the table's rows whose ``column`` is one of ``values`` with ``rows``, in one
+    commit: no comparison with the rows there, and the files of other values stay."""
+    known = [v for v in values if v is not None]
+    parts = [f"`{column}` IN ({', '.join(map(sql_literal, known))})"] if known else []
+    if len(known) < len(values):
+        parts.append(f"`{column}` IS NULL")
+    predicate = " OR ".join(parts) or "false"
+    rows.write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(path)

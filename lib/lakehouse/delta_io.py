@@ -13,6 +13,8 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.streaming import DataStreamWriter, StreamingQuery
 from pyspark.sql.types import StructType
 
+from lakehouse import delta_log
+
 CHANGE_FEED = {"delta.enableChangeDataFeed": "true"}
 
 
@@ -37,9 +39,9 @@ def exists(spark: SparkSession, path: str) -> bool:
 
 
 def current_version(spark: SparkSession, path: str) -> int | None:
-    if not exists(spark, path):
-        return None
-    return DeltaTable.forPath(spark, path).history(1).first()["version"]
+    """The table's latest version (None: no table), from its log's listing: ``history(1)``
+    would start a Spark job, and every refresh asks this."""
+    return delta_log.latest_version(spark, path)
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""Resolve the Delta Lake jars once into a local folder, so that later runs need no network.
+"""Resolve the Delta Lake jars (and the Kafka / JDBC connectors) once into a local folder, so that later runs need no network.
 
 Run as ``python -m lakehouse.jars`` from the project root (``scripts/setup.sh`` does it).
 Spark's own resolver (Ivy, ``spark.jars.packages``) does the work. Ivy's default Maven Central
@@ -8,6 +8,7 @@ a machine reaching either one resolves.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
@@ -38,15 +39,24 @@ def delta_jar_paths() -> list[str]:
     return jars
 
 
-def _coordinate(project_root: Path) -> str:
+def _coordinates(project_root: Path) -> tuple[str, list[str]]:
+    """The Delta coordinate, and the source connectors' jars (each kept by name)."""
     with open(project_root / "pyproject.toml", "rb") as f:
-        return tomllib.load(f)["tool"]["lakehouse"]["delta_jars"]
+        settings = tomllib.load(f)["tool"]["lakehouse"]
+    return settings["delta_jars"], list(settings.get("source_jars", []))
+
+
+def _file_name(coordinate: str) -> str:
+    """The name Spark's Ivy gives a resolved jar: ``org_artifact-version.jar``."""
+    org, artifact, version = coordinate.split(":")
+    return f"{org}_{artifact}-{version}.jar"
 
 
 def resolve(project_root: Path) -> list[Path]:
-    coordinate = _coordinate(project_root)
+    coordinate, sources = _coordinates(project_root)
     target = jars_dir()
-    stamp = target / f".resolved-{coordinate.replace(':', '_')}"
+    digest = hashlib.sha1(",".join([coordinate, *sources]).encode()).hexdigest()[:12]
+    stamp = target / f".resolved-{coordinate.replace(':', '_')}-{digest}"
     if stamp.exists():
         return sorted(target.glob("*.jar"))
 
@@ -56,7 +66,7 @@ def resolve(project_root: Path) -> list[Path]:
     spark = (
         SparkSession.builder.master("local[1]")
         .appName("resolve-delta-jars")
-        .config("spark.jars.packages", coordinate)
+        .config("spark.jars.packages", ",".join([coordinate, *sources]))
         .config("spark.jars.ivy", str(ivy))
         .config("spark.jars.repositories", ",".join(MAVEN_CENTRAL_MIRRORS))
         .config("spark.ui.enabled", "false")
@@ -71,6 +81,11 @@ def resolve(project_root: Path) -> list[Path]:
     delta = [Path(p.removeprefix("file:")) for p in resolved if "/io.delta_" in p]
     if not delta:
         raise RuntimeError(f"Spark resolved no io.delta jars for {coordinate}: {resolved}")
+    by_name = {Path(p.removeprefix("file:")).name: Path(p.removeprefix("file:")) for p in resolved}
+    missing = [c for c in sources if _file_name(c) not in by_name]
+    if missing:
+        raise RuntimeError(f"Spark did not resolve {missing}; it resolved {sorted(by_name)}")
+    delta += [by_name[_file_name(c)] for c in sources]
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
@@ -82,7 +97,7 @@ def resolve(project_root: Path) -> list[Path]:
 
 def main() -> int:
     jars = resolve(Path.cwd())
-    print(f"Delta jars ready in {jars_dir()}: {', '.join(p.name for p in jars)}")
+    print(f"Jars ready in {jars_dir()}: {', '.join(p.name for p in jars)}")
     return 0
 
 

@@ -224,6 +224,10 @@ def apply_table_properties(spark: SparkSession, path: str, properties: dict[str,
 def ingest(spark: SparkSession, project: Project, table: Table, run_id: str) -> IngestResult:
     """Append the rows of every file not ingested before; a file is never ingested twice."""
     source = table.spec.source
+    if source.format in ("kafka", "jdbc"):  # docs/sources.md
+        from lakehouse import sources
+
+        return sources.ingest(spark, project, table, run_id)
     target = project.table_path(table)
     delta_io.ensure_table(
         spark, target, bronze_schema(source), table.spec.partition_by, table.spec.table_properties

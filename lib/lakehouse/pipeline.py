@@ -134,6 +134,8 @@ def for_days(table: Table, days: Iterable[date]) -> Table:
     taken again: a backfill adds missing days, it does not reprocess.
     """
     source = table.spec.source
+    if source.format in ("kafka", "jdbc"):  # not files: a day's selection does not apply
+        return table
     if "pathGlobFilter" in source.options:
         raise ValueError(
             f"{table.file}: source.options.pathGlobFilter is set; it cannot be combined with a date"

@@ -1,0 +1,22 @@
+"""Sources that are not files in the landing area: Kafka topics and databases over JDBC.
+
+Each lands in bronze the way files do: exactly once, as it arrived, with its coordinates as
+lineage. ``ingest`` is bronze's entry point for them (docs/sources.md).
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import SparkSession
+
+from lakehouse.config import Project, Table
+
+
+class SourceUnavailable(RuntimeError):
+    """The source system could not be reached or read (an outage, not bad data)."""
+
+
+def ingest(spark: SparkSession, project: Project, table: Table, run_id: str):
+    import importlib
+
+    module = importlib.import_module(f"lakehouse.sources.{table.spec.source.format}")
+    return module.ingest(spark, project, table, run_id)

@@ -10,7 +10,7 @@ import pytest
 from lakehouse import bronze
 from lakehouse.config import load_project
 from lakehouse.sources import kafka
-from tests.services import monkeypatch_session_env, services, unique  # noqa: F401
+from tests.services import unique
 
 TABLE = """\
 description: Web orders published by the e-commerce system.
@@ -27,7 +27,7 @@ source:
 
 
 @pytest.fixture
-def kafka_project(conf_copy, tmp_path, monkeypatch, services):  # noqa: F811
+def kafka_project(conf_copy, tmp_path, monkeypatch, services):
     topic = unique("orders")
     (conf_copy / "tables" / "bronze" / "kafka_orders.yaml").write_text(
         TABLE.format(bootstrap=services.bootstrap, topic=topic)
@@ -51,7 +51,7 @@ def landed(spark, project, table):
 def test_each_message_lands_once_with_its_coordinates_and_malformed_ones_are_kept(
     spark,
     services,
-    kafka_project,  # noqa: F811
+    kafka_project,
 ):
     project, table, topic = kafka_project
     values = [order(0), order(1), "{not json", order(3, quantity="many"), "42"]
@@ -81,7 +81,7 @@ def test_each_message_lands_once_with_its_coordinates_and_malformed_ones_are_kep
     assert third.rows == 2 and offsets == list(range(7))
 
 
-def test_offsets_lost_to_retention_stop_the_run_naming_the_topic(spark, services, kafka_project):  # noqa: F811
+def test_offsets_lost_to_retention_stop_the_run_naming_the_topic(spark, services, kafka_project):
     from confluent_kafka import TopicPartition
     from confluent_kafka.admin import AdminClient
 

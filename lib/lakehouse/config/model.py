@@ -158,6 +158,10 @@ class SilverSpec:
     sequence_by: tuple[str, ...] = ()
     # Personal source columns and their policy; applied before the columns are computed.
     pii: dict[str, PiiPolicy] = field(default_factory=dict)
+    # SQL over the bronze columns: true when the row says its key was deleted in the source
+    # (`deleted_at IS NOT NULL`, or `_source_deleted` from a JDBC key comparison). The key
+    # leaves silver when such a row is its latest version (lakehouse/deletes.py).
+    deleted_when: str | None = None
     # The data-quality suite, a file under expectations/ (e.g. silver/orders.yaml).
     expectations: str | None = None
     description: str = ""

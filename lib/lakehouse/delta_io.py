@@ -81,6 +81,17 @@ def for_each_batch_exactly_once(
     The app id includes the query id, which lives in the checkpoint: a replayed batch after a
     crash is skipped by Delta, while a new checkpoint (a deliberate reprocessing) is not.
     """
+    return _await(start_exactly_once(writer, app_prefix, handle, availableNow=True))
+
+
+def start_exactly_once(
+    writer: DataStreamWriter,
+    app_prefix: str,
+    handle: Callable[[DataFrame, int], None],
+    **trigger: object,
+) -> StreamingQuery:
+    """Start the query of ``for_each_batch_exactly_once`` with any trigger (e.g.
+    ``processingTime="10 seconds"`` for a stream that runs until stopped)."""
     started = threading.Event()
     holder: dict[str, str] = {}
 
@@ -91,7 +102,7 @@ def for_each_batch_exactly_once(
         with idempotent_writes(batch.sparkSession, f"{app_prefix}:{holder['id']}", batch_id):
             handle(batch, batch_id)
 
-    query = writer.foreachBatch(on_batch).trigger(availableNow=True).start()
+    query = writer.foreachBatch(on_batch).trigger(**trigger).start()
     holder["id"] = str(query.id)
     started.set()
-    return _await(query)
+    return query

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -52,6 +54,40 @@ def _file_name(coordinate: str) -> str:
     return f"{org}_{artifact}-{version}.jar"
 
 
+def fetch_exact(coordinates: list[str], cache: Path, target: Path) -> None:
+    """Fetch exactly these jars (no dependencies) with the Ivy that Spark ships.
+
+    Spark's own resolver cannot skip a dependency Maven Central lacks, which the Kafka
+    connector needs (pyproject.toml, source_jars)."""
+    if not coordinates:
+        return
+    import pyspark
+
+    ivy_jars = sorted((Path(pyspark.__file__).parent / "jars").glob("ivy-*.jar"))
+    if not ivy_jars:
+        raise RuntimeError("pyspark ships no Ivy jar; cannot fetch the source connectors")
+    dependencies = "\n".join(
+        f'    <dependency org="{o}" name="{a}" rev="{v}" transitive="false"/>'
+        for o, a, v in (c.split(":") for c in coordinates)
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        module = Path(tmp) / "ivy.xml"
+        module.write_text(
+            '<ivy-module version="2.0">\n  <info organisation="lakehouse" module="sources"/>\n'
+            f"  <dependencies>\n{dependencies}\n  </dependencies>\n</ivy-module>\n"
+        )
+        pattern = f"{target}/[organisation]_[artifact]-[revision](-[classifier]).[ext]"
+        done = subprocess.run(
+            ["java", "-jar", str(ivy_jars[-1]), "-ivy", str(module), "-cache", str(cache)]
+            + ["-retrieve", pattern, "-types", "jar", "-m2compatible"],
+            capture_output=True,
+            text=True,
+        )
+    missing = [c for c in coordinates if not (target / _file_name(c)).exists()]
+    if done.returncode != 0 or missing:
+        raise RuntimeError(f"fetching {missing or coordinates} failed:\n{done.stdout[-3000:]}")
+
+
 def resolve(project_root: Path) -> list[Path]:
     coordinate, sources = _coordinates(project_root)
     target = jars_dir()
@@ -66,7 +102,7 @@ def resolve(project_root: Path) -> list[Path]:
     spark = (
         SparkSession.builder.master("local[1]")
         .appName("resolve-delta-jars")
-        .config("spark.jars.packages", ",".join([coordinate, *sources]))
+        .config("spark.jars.packages", coordinate)
         .config("spark.jars.ivy", str(ivy))
         .config("spark.jars.repositories", ",".join(MAVEN_CENTRAL_MIRRORS))
         .config("spark.ui.enabled", "false")
@@ -81,16 +117,12 @@ def resolve(project_root: Path) -> list[Path]:
     delta = [Path(p.removeprefix("file:")) for p in resolved if "/io.delta_" in p]
     if not delta:
         raise RuntimeError(f"Spark resolved no io.delta jars for {coordinate}: {resolved}")
-    by_name = {Path(p.removeprefix("file:")).name: Path(p.removeprefix("file:")) for p in resolved}
-    missing = [c for c in sources if _file_name(c) not in by_name]
-    if missing:
-        raise RuntimeError(f"Spark did not resolve {missing}; it resolved {sorted(by_name)}")
-    delta += [by_name[_file_name(c)] for c in sources]
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
     for jar in delta:
         shutil.copy2(jar, target / jar.name)
+    fetch_exact(sources, project_root / ".cache" / "ivy", target)
     stamp.touch()
     return sorted(target.glob("*.jar"))
 

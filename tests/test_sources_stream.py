@@ -94,6 +94,24 @@ def test_daily_run_killed_mid_stream_lands_each_message_once(spark, services, se
     assert offsets(spark, root) == list(range(900))
 
 
+def stop_driver(process: subprocess.Popen) -> str:
+    """SIGTERM to the job's Python driver alone, as an operator would send it (the JVM below
+    it must not die first), and its output once it has stopped."""
+    drivers = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        ours = int(fields[2]) == process.pid and b"python" in cmdline[0]
+        if ours and any(a.endswith(b"jobs/stream.py") for a in cmdline):
+            drivers.append(int(stat.parent.name))
+    assert len(drivers) == 1, f"expected one driver process, found {drivers}"
+    os.kill(drivers[0], signal.SIGTERM)
+    return process.communicate(timeout=180)[0]
+
+
 def wait_for(condition, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -110,8 +128,7 @@ def test_continuous_job_stopped_and_restarted_loses_and_doubles_nothing(spark, s
     try:
         wait_for(lambda: committed_batches(root) >= 2)  # running, and reading as it goes
         services.produce(topic, messages(300, 400))
-        os.killpg(stream.pid, signal.SIGTERM)
-        out = stream.communicate(timeout=120)[0]
+        out = stop_driver(stream)
     finally:
         if stream.poll() is None:
             os.killpg(stream.pid, signal.SIGKILL)
@@ -122,8 +139,7 @@ def test_continuous_job_stopped_and_restarted_loses_and_doubles_nothing(spark, s
     stream = submit(env, "stream", "--table", "bronze.kafka_orders", "--interval", "2 seconds")
     try:
         wait_for(lambda: len(offsets(spark, root)) >= 500)
-        os.killpg(stream.pid, signal.SIGTERM)
-        out = stream.communicate(timeout=120)[0]
+        out = stop_driver(stream)
     finally:
         if stream.poll() is None:
             os.killpg(stream.pid, signal.SIGKILL)

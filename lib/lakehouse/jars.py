@@ -78,8 +78,10 @@ def fetch_exact(coordinates: list[str], cache: Path, target: Path) -> None:
         )
         pattern = f"{target}/[organisation]_[artifact]-[revision](-[classifier]).[ext]"
         done = subprocess.run(
-            ["java", "-jar", str(ivy_jars[-1]), "-ivy", str(module), "-cache", str(cache)]
-            + ["-retrieve", pattern, "-types", "jar", "-m2compatible"],
+            [
+                *("java", "-jar", str(ivy_jars[-1]), "-ivy", str(module), "-cache", str(cache)),
+                *("-retrieve", pattern, "-types", "jar", "-m2compatible"),
+            ],
             capture_output=True,
             text=True,
         )

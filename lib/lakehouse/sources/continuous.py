@@ -10,6 +10,7 @@ Stopping waits for the batch in flight to finish first, so a clean stop replays 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -75,7 +76,10 @@ def run(
     """Stream ``tables`` until ``stop`` is set; with ``with_silver``, refresh the silver
     tables reading them once per ``interval`` too."""
     queries = {t.ref: start(spark, project, t, run_id, interval) for t in tables}
-    say(f"streaming {', '.join(queries)} every {interval}; SIGTERM or Ctrl-C stops")
+    say(
+        f"streaming {', '.join(queries)} every {interval}; "
+        f"stop with: kill -TERM {os.getpid()} (the batch in flight finishes first)"
+    )
     downstream = silver_of(project, set(queries)) if with_silver else []
     seconds = delta_io_seconds(interval)
     next_refresh = time.monotonic() + seconds

@@ -4,6 +4,7 @@ Days whose drop is already in the landing area are not simulated again, so runni
 twice leaves the warehouse as it was. --fresh starts from an empty warehouse.
 """
 
+import os
 import shutil
 import sys
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from lakehouse import cli, pipeline
 from lakehouse.simulator import Simulator, load_preset
+from lakehouse.simulator.systems import RealSystems, staging_folder
 
 
 def main() -> int:
@@ -19,12 +21,25 @@ def main() -> int:
     p.add_argument("--preset", default="demo", help="simulator preset (default demo)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--fresh", action="store_true", help="delete the warehouse folder first")
+    p.add_argument(
+        "--systems",
+        choices=["files", "real"],
+        default="files",
+        help="real: e-commerce to Kafka, shops to PostgreSQL (start scripts/services.sh first)",
+    )
     args = p.parse_args()
+    if args.systems == "real":
+        os.environ.setdefault("LAKEHOUSE_TABLES_OVERLAY", "systems/real")
     project, spark = cli.start(args, "lakehouse-demo")
     if args.fresh and "://" not in project.root:
         shutil.rmtree(project.root, ignore_errors=True)
 
-    simulator = Simulator(spark, load_preset(args.preset), landing=project.landing, seed=args.seed)
+    landing = project.landing
+    systems = None
+    if args.systems == "real":  # the day is staged as files, then delivered to the systems
+        systems = RealSystems(project, landing, args.seed, void_share=0.001)
+        landing = staging_folder(landing)
+    simulator = Simulator(spark, load_preset(args.preset), landing=landing, seed=args.seed)
     print(f"run {args.run_id}: warehouse {project.root}", flush=True)
     started = time.monotonic()
     reports: list[pipeline.TableReport] = []
@@ -34,7 +49,9 @@ def main() -> int:
             print(f"day {day_date}: already in the landing area", flush=True)
         else:
             t0 = time.monotonic()
-            simulator.simulate_day(day)
+            manifest = simulator.simulate_day(day)
+            if systems is not None:
+                systems.deliver(Path(landing), manifest)
             print(f"day {day_date}: simulated in {time.monotonic() - t0:.1f}s", flush=True)
         t0 = time.monotonic()
         # Days replayed minutes apart would leave the weekly models (refresh_every) as the

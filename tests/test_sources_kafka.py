@@ -54,12 +54,13 @@ def test_each_message_lands_once_with_its_coordinates_and_malformed_ones_are_kep
     kafka_project,
 ):
     project, table, topic = kafka_project
-    values = [order(0), order(1), "{not json", order(3, quantity="many"), "42"]
-    services.produce(topic, values, keys=["k0", "k1", "k2", "k3", "k4"])
+    added = json.dumps({"order_id": "o5", "quantity": 2, "coupon": "X1"})
+    values = [order(0), order(1), "{not json", order(3, quantity="many"), "42", added]
+    services.produce(topic, values, keys=["k0", "k1", "k2", "k3", "k4", "k5"])
 
     first = bronze.ingest(spark, project, table, "run-1")
     rows = {r._kafka_offset: r for r in landed(spark, project, table).collect()}
-    assert first.rows == 5 and sorted(rows) == [0, 1, 2, 3, 4]
+    assert first.rows == 6 and sorted(rows) == [0, 1, 2, 3, 4, 5]
     assert rows[0].order_id == "o0" and rows[0].quantity == 1 and rows[0]._corrupt_record is None
     assert rows[0]._kafka_topic == topic and rows[0]._kafka_key == "k0"
     assert rows[0]._source_file == f"kafka:{topic}/0" and rows[0]._kafka_timestamp is not None
@@ -67,18 +68,21 @@ def test_each_message_lands_once_with_its_coordinates_and_malformed_ones_are_kep
     assert rows[2]._corrupt_record == "{not json" and rows[2].order_id is None
     assert rows[3]._corrupt_record == values[3]
     assert rows[4]._corrupt_record == "42"
+    # A key the schema does not declare: the row parses, and its value is rescued whole.
+    assert rows[5]._corrupt_record is None and rows[5]._rescued_data == added
+    assert rows[0]._rescued_data is None
 
     # Nothing new: the offsets say so without starting a stream, and nothing is appended.
     assert not kafka.has_new(spark, project, table)
     again = bronze.ingest(spark, project, table, "run-2")
     assert again.rows == 0 and not again.files_seen
-    assert landed(spark, project, table).count() == 5
+    assert landed(spark, project, table).count() == 6
 
-    services.produce(topic, [order(5), order(6)])
+    services.produce(topic, [order(6), order(7)])
     assert kafka.has_new(spark, project, table)
     third = bronze.ingest(spark, project, table, "run-3")
     offsets = sorted(r._kafka_offset for r in landed(spark, project, table).collect())
-    assert third.rows == 2 and offsets == list(range(7))
+    assert third.rows == 2 and offsets == list(range(8))
 
 
 def test_offsets_lost_to_retention_stop_the_run_naming_the_topic(spark, services, kafka_project):

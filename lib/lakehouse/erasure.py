@@ -266,6 +266,8 @@ def scrub_text(text: str, fmt: str, column: str, ids: list[str], options: dict[s
 def scrub_landing(spark: SparkSession, project: Project, table: Table, ids: list[str]) -> int:
     """Remove the subjects from a bronze source's landed files; returns files rewritten."""
     source, spec = table.spec.source, table.spec.erasure
+    if source.format in ("kafka", "jdbc"):  # no landed files; the system keeps its own data
+        return 0
     jvm = spark._jvm
     root = jvm.org.apache.hadoop.fs.Path(project.landing_path(table))
     fs = root.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())

@@ -329,6 +329,9 @@ class LakehouseSpec:
     default_profile: str = "local"
     spark: dict[str, str] = field(default_factory=dict)
     tables: str = "tables"
+    # A folder laid out like `tables` whose files replace (or add to) the tables of the same
+    # name: the real-systems variant (systems/real: Kafka and PostgreSQL sources) is one.
+    tables_overlay: str = ""
     operations: OperationsSpec = field(default_factory=OperationsSpec)
     harmonisation: str = "harmonisation.yaml"  # relative to this file
     expectations: str = "../expectations"  # folder of the quality suites, relative to this file

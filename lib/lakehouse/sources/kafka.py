@@ -95,10 +95,15 @@ def parse(messages: DataFrame, table: Table) -> DataFrame:
     corrupt = F.when(parsed.isNull(), F.coalesce(value, F.lit(""))).otherwise(
         parsed[CORRUPT_RECORD]
     )
+    # A parsed object with keys the schema does not declare keeps its whole value, so a
+    # field the producer added is not lost (the contract's `rescue`).
+    names = F.array(*(F.lit(f.name) for f in declared.fields))
+    extra = F.size(F.array_except(F.json_object_keys(value), names)) > 0
+    rescued = F.when(corrupt.isNull() & F.coalesce(extra, F.lit(False)), value)
     return messages.select(
         *(parsed[f.name].alias(f.name) for f in declared.fields),
         corrupt.alias(CORRUPT_RECORD),
-        F.lit(None).cast("string").alias(RESCUED_DATA),
+        rescued.alias(RESCUED_DATA),
         F.format_string("kafka:%s/%d", "topic", "partition").alias("_source_file"),
         F.col("timestamp").alias("_source_modified_at"),
         F.col("offset").alias("_source_offset"),

@@ -106,22 +106,20 @@ class RealSystems:
                         key = None
                     yield (str(key) if key is not None else None), line
             return
-        reader = csv.reader(io.StringIO(text))
-        header = next(reader, None) or []
-        for fields in reader:
-            if len(fields) != len(header):
-                out = io.StringIO()
-                csv.writer(out, lineterminator="").writerow(fields)
-                yield None, out.getvalue()
+        # Line by line: a line with broken quoting must not swallow the next ones.
+        lines = text.splitlines()
+        header = next(csv.reader(lines[:1]), []) if lines else []
+        for line in lines[1:]:
+            rows = list(csv.reader([line]))
+            if len(rows) != 1 or len(rows[0]) != len(header):
+                yield None, line
                 continue
             record = {
                 h: (None if v == "" else _typed(v, schema.get(h, "string")))
-                for h, v in zip(header, fields, strict=True)
+                for h, v in zip(header, rows[0], strict=True)
             }
-            yield (
-                (str(record.get(first)) if record.get(first) is not None else None),
-                json.dumps(record, ensure_ascii=False),
-            )
+            key = record.get(first)
+            yield (str(key) if key is not None else None), json.dumps(record, ensure_ascii=False)
 
     def _publish(self, table: Table, files: list[Path]) -> dict:
         from confluent_kafka import Producer

@@ -14,5 +14,6 @@ if [[ "$args" == *" --systems real "* || "$args" == *" --systems=real "* ]]; the
   source .cache/services/services.env
   export LAKEHOUSE_TABLES_OVERLAY=${LAKEHOUSE_TABLES_OVERLAY:-systems/real}
   export LAKEHOUSE_ROOT=${LAKEHOUSE_ROOT:-warehouse-real}  # not mixed with the files demo
+  export LAKEHOUSE_PG_COMPARE_EVERY=${LAKEHOUSE_PG_COMPARE_EVERY:-0 minutes}  # days are minutes apart
 fi
 exec ./spark-submit.sh demo "$@"

@@ -174,10 +174,23 @@ def _unavailable(table: Table, exc: Exception) -> Exception:
     return exc
 
 
-def probe(spark: SparkSession, table: Table, mark: Watermark, window_lower: str | None):
-    """The source's greatest watermark, and how many rows lie above ``window_lower``."""
+def probe(
+    spark: SparkSession,
+    table: Table,
+    mark: Watermark,
+    window_lower: str | None,
+    above: str | None = None,
+    upto: str | None = None,
+):
+    """The greatest watermark (above ``above``, up to ``upto``), and how many of those rows
+    lie above ``window_lower``."""
     jdbc = table.spec.source.jdbc
-    inner = _select(jdbc)
+    bounds = []
+    if above is not None:
+        bounds.append(f"{mark.column} > {mark.literal(above)}")
+    if upto is not None:
+        bounds.append(f"{mark.column} <= {mark.literal(upto)}")
+    inner = _select(jdbc, " AND ".join(bounds))
     above = f"{mark.column} > {mark.literal(window_lower)}" if window_lower else "TRUE"
     sql = (
         f"SELECT max({mark.column}) AS hi, count(CASE WHEN {above} THEN 1 END) AS n "
@@ -303,46 +316,45 @@ def _ingest(spark, table, target, run_id, state, mark) -> IngestResult:
     if not has_new(spark, table, state):
         return IngestResult(table.ref, files_seen=False, rows=0)
     jdbc = table.spec.source.jdbc
-    lower = mark.lower(state.watermark) if mark and state and state.watermark else None
-    sql = _select(jdbc, f"{mark.column} > {mark.literal(lower)}" if lower else "")
+    new_state, condition = _plan(spark, table, mark, state)
+    sql = _select(jdbc, condition)
     rows = _typed(_read(spark, table, sql, **_partitioning(spark, table, sql)), table)
-    rows = rows.persist()
-    try:
-        new_state = _next_state(rows, table, mark, state)
-        batch = _with_lineage(rows, table, mark, deleted=False)
-        if _compare_due(table, state):
-            gone = _gone_keys(spark, table, target, mark)
-            batch = batch.unionByName(_with_lineage(gone, table, mark, deleted=True))
-        (
-            with_run(batch, run_id)
-            .select(*bronze_schema(table).fieldNames())
-            .write.format("delta")
-            .mode("append")
-            .option("userMetadata", new_state.to_json())
-            .save(target)
-        )
-    finally:
-        rows.unpersist()
+    batch = _with_lineage(rows, table, mark, deleted=False)
+    if _compare_due(table, state):
+        gone = _gone_keys(spark, table, target, mark)
+        batch = batch.unionByName(_with_lineage(gone, table, mark, deleted=True))
+    (
+        with_run(batch, run_id)
+        .select(*bronze_schema(table).fieldNames())
+        .write.format("delta")
+        .mode("append")
+        .option("userMetadata", new_state.to_json())
+        .save(target)
+    )
     metrics = DeltaTable.forPath(spark, target).history(1).first()["operationMetrics"] or {}
     return IngestResult(table.ref, files_seen=True, rows=int(metrics.get("numOutputRows", 0)))
 
 
-def _next_state(rows: DataFrame, table: Table, mark: Watermark | None, state) -> ReadState:
+def _plan(spark, table: Table, mark: Watermark | None, state) -> tuple[ReadState, str]:
+    """What this run reads (a range of the watermark) and the state it will leave.
+
+    The range's top is the source's greatest watermark now, asked first, so the rows are
+    read in one pass and the state is exact: a row committed during the read with a greater
+    watermark is read next time."""
     compared = (
         datetime.now(UTC).isoformat()
         if _compare_due(table, state)
         else (state.compared_at if state else None)
     )
     if mark is None:
-        return ReadState(None, 0, compared)
-    greatest = F.max(mark.column)
-    if mark.is_time:  # formatted by Spark in the session's zone, the one the cast used
-        greatest = F.date_format(greatest, "yyyy-MM-dd HH:mm:ss.SSSSSS")
-    hi = rows.agg(greatest).first()[0]
+        return ReadState(None, 0, compared), ""
+    lower = mark.lower(state.watermark) if state and state.watermark else None
+    hi, _ = probe(spark, table, mark, None, above=lower)
     if hi is None:  # nothing above the lower bound: the watermark stays
-        return ReadState(state.watermark if state else None, 0, compared)
-    watermark = str(hi)
-    window = mark.lower(watermark)
-    bound = F.lit(window).cast("timestamp") if mark.is_time else F.lit(int(window))
-    in_window = rows.where(F.col(mark.column) > bound).count()
-    return ReadState(watermark, in_window, compared)
+        return ReadState(state.watermark if state else None, 0, compared), "FALSE"
+    window = mark.lower(hi)
+    _, in_window = probe(spark, table, mark, window, upto=hi)
+    condition = f"{mark.column} <= {mark.literal(hi)}"
+    if lower:
+        condition = f"{mark.column} > {mark.literal(lower)} AND {condition}"
+    return ReadState(hi, in_window, compared), condition

@@ -185,3 +185,38 @@ def test_credentials_come_from_the_environment_only(conf_copy, tmp_path, monkeyp
         ConfigError, match=r"db_inline.yaml: source.jdbc: a secret does not belong in YAML"
     ):
         load_project(conf_copy / "lakehouse.yaml")
+
+
+QUERY = """\
+description: Sales lines over a query, read in two partitions.
+source:
+  format: jdbc
+  jdbc:
+    url: {url}
+    query: "SELECT receipt_no, line_no, amount * 2 AS amount, updated_at FROM {table}"
+    watermark: updated_at
+    partition_column: line_no
+    num_partitions: 2
+    secrets: {{user: TEST_PG_USER, password: TEST_PG_PASSWORD}}
+  schema:
+    receipt_no: string
+    line_no: int
+    amount: decimal(12,2)
+    updated_at: timestamp
+"""
+
+
+def test_a_query_read_in_partitions_lands_every_row_once(
+    spark, services, db, conf_copy, tmp_path, monkeypatch
+):
+    (conf_copy / "tables" / "bronze" / "db_query.yaml").write_text(
+        QUERY.format(url=services.jdbc_url, table=db)
+    )
+    monkeypatch.setenv("LAKEHOUSE_ROOT", str(tmp_path / "warehouse"))
+    project = load_project(conf_copy / "lakehouse.yaml")
+    rows = [(f"r{i}", line, i, t(i % 50)) for i in range(40) for line in (1, 2, 3)]
+    insert(services, db, *rows)
+    assert bronze.ingest(spark, project, project.table("bronze.db_query"), "run-1").rows == 120
+    got = landed(spark, project, "bronze.db_query")
+    assert got.select("receipt_no", "line_no").distinct().count() == 120
+    assert got.where("receipt_no = 'r7' AND line_no = 2").first().amount == 14

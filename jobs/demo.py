@@ -4,6 +4,7 @@ Days whose drop is already in the landing area are not simulated again, so runni
 twice leaves the warehouse as it was. --fresh starts from an empty warehouse.
 """
 
+import os
 import shutil
 import sys
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 from lakehouse import cli, job, pipeline
 from lakehouse.results import RefreshResult
 from lakehouse.simulator import Simulator, load_preset
+from lakehouse.simulator.systems import RealSystems, staging_folder
 
 
 @job.exits
@@ -21,7 +23,15 @@ def main() -> int:
     p.add_argument("--preset", default="demo", help="simulator preset (default demo)")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--fresh", action="store_true", help="delete the warehouse folder first")
+    p.add_argument(
+        "--systems",
+        choices=["files", "real"],
+        default="files",
+        help="real: e-commerce to Kafka, shops to PostgreSQL (start scripts/services.sh first)",
+    )
     args = p.parse_args()
+    if args.systems == "real":
+        os.environ.setdefault("LAKEHOUSE_TABLES_OVERLAY", "systems/real")
     project, ctx = job.configure(args)
     if args.fresh and "://" not in project.root:
         shutil.rmtree(project.root, ignore_errors=True)
@@ -30,7 +40,12 @@ def main() -> int:
 
 def demo(work: job.Work, args) -> int:
     project, spark = work.project, work.spark
-    simulator = Simulator(spark, load_preset(args.preset), landing=project.landing, seed=args.seed)
+    landing = project.landing
+    systems = None
+    if args.systems == "real":  # the day is staged as files, then delivered to the systems
+        systems = RealSystems(project, landing, args.seed, void_share=0.001)
+        landing = staging_folder(landing)
+    simulator = Simulator(spark, load_preset(args.preset), landing=landing, seed=args.seed)
     print(f"run {work.ctx.run_id}: warehouse {project.root}", flush=True)
     started = time.monotonic()
     reports: list[RefreshResult] = []
@@ -41,7 +56,9 @@ def demo(work: job.Work, args) -> int:
             print(f"day {day_date}: already in the landing area", flush=True)
         else:
             t0 = time.monotonic()
-            simulator.simulate_day(day)
+            manifest = simulator.simulate_day(day)
+            if systems is not None:
+                systems.deliver(Path(landing), manifest)
             print(f"day {day_date}: simulated in {time.monotonic() - t0:.1f}s", flush=True)
         t0 = time.monotonic()
         # Days replayed minutes apart would leave the weekly models (refresh_every) as the

@@ -10,6 +10,7 @@ manifest <landing>/_manifest/<day>.json, then prints files, bytes, rows and seco
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -17,6 +18,7 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from lakehouse.simulator import Simulator, load_preset
+from lakehouse.simulator.systems import RealSystems, real_systems_project, staging_folder
 
 
 def _default_landing() -> str | None:
@@ -44,6 +46,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--one-by-one", action="store_true", help="generate day by day, as a daily run would"
     )
+    p.add_argument(
+        "--systems",
+        choices=["files", "real"],
+        default="files",
+        help="real: publish e-commerce to Kafka and keep the shops in PostgreSQL as\n"
+        "the systems/real tables say (scripts/services.sh up, then source its env)",
+    )
+    p.add_argument("--void-share", type=float, default=0.001, help="real: sales voided per day")
     args = p.parse_args(argv)
 
     landing = args.landing or _default_landing()
@@ -51,13 +61,21 @@ def main(argv: list[str] | None = None) -> int:
         p.error("--landing is required (no conf/lakehouse.yaml to take it from)")
     settings = load_preset(args.preset, start=args.start, positions_per_day=args.scale_positions)
     spark = SparkSession.builder.appName("lakehouse-simulate").getOrCreate()
+    systems = None
+    if args.systems == "real":
+        conf = Path(__file__).resolve().parents[1] / "conf" / "lakehouse.yaml"
+        project = real_systems_project(os.environ.get("LAKEHOUSE_CONF", conf))
+        systems = RealSystems(project, landing, args.seed, args.void_share)
+        landing = str(staging_folder(landing))
     sim = Simulator(spark, settings, landing=landing, seed=args.seed)
     first = sim.calendar.index(int(args.first_day) if args.first_day.isdigit() else args.first_day)
     days = settings.days if args.days is None else args.days
 
     started = time.monotonic()
-    if args.one_by_one:
+    if args.one_by_one or systems is not None:
         manifests = [sim.simulate_day(first + i) for i in range(days)]
+        if systems is not None:
+            manifests = [systems.deliver(Path(landing), m) for m in manifests]
     else:
         manifests = sim.simulate(days=days, first=first)
     seconds = time.monotonic() - started
@@ -81,6 +99,17 @@ def main(argv: list[str] | None = None) -> int:
     all_bytes = sum(t[1] for t in totals.values())
     all_rows = sum(t[2] for t in totals.values())
     print(f"{'total':<16}{all_files:>7}{all_bytes:>16,}{all_rows:>14,}")
+    if systems is not None:
+        delivered: dict[str, int] = {}
+        for m in manifests:
+            for topic, t in m["systems"]["topics"].items():
+                delivered[f"kafka {topic}"] = delivered.get(f"kafka {topic}", 0) + t["messages"]
+            for name, t in m["systems"]["tables"].items():
+                delivered[f"postgres {name}"] = delivered.get(f"postgres {name}", 0) + t["rows"]
+            for name, v in m["systems"]["voided"].items():
+                delivered[f"voided {name}"] = delivered.get(f"voided {name}", 0) + v["count"]
+        for where, n in sorted(delivered.items()):
+            print(f"{where:<32}{n:>12,}")
     print(f"seconds: {seconds:.1f}")
     return 0
 

@@ -24,3 +24,9 @@ fi
 mkdir -p .cache
 .venv/bin/python -m lakehouse.jars 2>.cache/resolve-jars.log \
   || { tail -n 30 .cache/resolve-jars.log >&2; echo "setup: resolving the Delta jars failed (log: .cache/resolve-jars.log)" >&2; exit 1; }
+
+# The real source systems (Kafka's jars, Debian's PostgreSQL) for `scripts/services.sh up`
+# and the tests that start them (docs/sources.md). Without them only those tests fail, and
+# they say why.
+scripts/services.sh install \
+  || echo "setup: warning: Kafka / PostgreSQL not installed; scripts/services.sh up will fail" >&2

@@ -222,7 +222,7 @@ def listing_options(table: Table, days: tuple[date, ...]) -> dict[str, str]:
     taken again: a backfill adds missing days, it does not reprocess.
     """
     source = table.spec.source
-    if not days:
+    if not days or source.format in ("kafka", "jdbc"):  # not files: a day does not apply
         return dict(source.options)
     if "pathGlobFilter" in source.options:
         raise ValueError(
@@ -246,6 +246,10 @@ def ingest(spark: SparkSession, project: Project, table: Table, ctx: RunContext)
         result.files, result.rows_read
     """
     source = table.spec.source
+    if source.format in ("kafka", "jdbc"):  # docs/sources.md
+        from lakehouse import sources
+
+        return sources.ingest(spark, project, table, ctx)
     target = project.table_path(table)
     observed = freshness.observe(spark, project, table, ctx.days)
     if freshness.up_to_date(spark, project, table, observed):

@@ -88,9 +88,29 @@ def for_each_batch_exactly_once(
     wrapped in a ``StreamingQueryException`` that keeps only its text, so it is kept here and
     raised again once the query has stopped.
     """
+    raised: list[BaseException] = []
+    query = start_exactly_once(writer, app_prefix, handle, raised, availableNow=True)
+    try:
+        return _await(query)
+    except StreamingQueryException:
+        if raised:
+            raise raised[0] from None
+        raise
+
+
+def start_exactly_once(
+    writer: DataStreamWriter,
+    app_prefix: str,
+    handle: Callable[[DataFrame, int], None],
+    raised: list[BaseException] | None = None,
+    **trigger: object,
+) -> StreamingQuery:
+    """Start the query of ``for_each_batch_exactly_once`` with any trigger (e.g.
+    ``processingTime="10 seconds"`` for a stream that runs until stopped); what ``handle``
+    raises is also appended to ``raised``."""
     started = threading.Event()
     holder: dict[str, str] = {}
-    raised: list[BaseException] = []
+    kept = raised if raised is not None else []
 
     def on_batch(batch: DataFrame, batch_id: int) -> None:
         started.wait()
@@ -100,15 +120,10 @@ def for_each_batch_exactly_once(
             with idempotent_writes(batch.sparkSession, f"{app_prefix}:{holder['id']}", batch_id):
                 handle(batch, batch_id)
         except BaseException as exc:
-            raised.append(exc)
+            kept.append(exc)
             raise
 
-    query = writer.foreachBatch(on_batch).trigger(availableNow=True).start()
+    query = writer.foreachBatch(on_batch).trigger(**trigger).start()
     holder["id"] = str(query.id)
     started.set()
-    try:
-        return _await(query)
-    except StreamingQueryException:
-        if raised:
-            raise raised[0] from None
-        raise
+    return query

@@ -263,6 +263,8 @@ def scrub_text(text: str, fmt: str, column: str, ids: list[str], options: dict[s
 def scrub_landing(spark: SparkSession, project: Project, table: Table, ids: list[str]) -> int:
     """Remove the subjects from a bronze source's landed files; returns files rewritten."""
     source, spec = table.spec.source, table.spec.erasure
+    if source.format in ("kafka", "jdbc"):  # no landed files; the system keeps its own data
+        return 0
     fs, root = hadoop_fs.file_system(spark, project.landing_path(table))
     if not fs.exists(root):
         return 0

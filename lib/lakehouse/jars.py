@@ -1,4 +1,4 @@
-"""Resolve the Delta Lake jars once into a local folder, so that later runs need no network.
+"""Resolve the Delta Lake jars (and the Kafka / JDBC connectors) once into a local folder, so that later runs need no network.
 
 Run as ``python -m lakehouse.jars`` from the project root (``scripts/setup.sh`` does it).
 Spark's own resolver (Ivy, ``spark.jars.packages``) does the work. Ivy's default Maven Central
@@ -8,9 +8,12 @@ a machine reaching either one resolves.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
+import subprocess
 import sys
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -38,15 +41,60 @@ def delta_jar_paths() -> list[str]:
     return jars
 
 
-def _coordinate(project_root: Path) -> str:
+def _coordinates(project_root: Path) -> tuple[str, list[str]]:
+    """The Delta coordinate, and the source connectors' jars (each kept by name)."""
     with open(project_root / "pyproject.toml", "rb") as f:
-        return tomllib.load(f)["tool"]["lakehouse"]["delta_jars"]
+        settings = tomllib.load(f)["tool"]["lakehouse"]
+    return settings["delta_jars"], list(settings.get("source_jars", []))
+
+
+def _file_name(coordinate: str) -> str:
+    """The name Spark's Ivy gives a resolved jar: ``org_artifact-version.jar``."""
+    org, artifact, version = coordinate.split(":")
+    return f"{org}_{artifact}-{version}.jar"
+
+
+def fetch_exact(coordinates: list[str], cache: Path, target: Path) -> None:
+    """Fetch exactly these jars (no dependencies) with the Ivy that Spark ships.
+
+    Spark's own resolver cannot skip a dependency Maven Central lacks, which the Kafka
+    connector needs (pyproject.toml, source_jars)."""
+    if not coordinates:
+        return
+    import pyspark
+
+    ivy_jars = sorted((Path(pyspark.__file__).parent / "jars").glob("ivy-*.jar"))
+    if not ivy_jars:
+        raise RuntimeError("pyspark ships no Ivy jar; cannot fetch the source connectors")
+    dependencies = "\n".join(
+        f'    <dependency org="{o}" name="{a}" rev="{v}" transitive="false"/>'
+        for o, a, v in (c.split(":") for c in coordinates)
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        module = Path(tmp) / "ivy.xml"
+        module.write_text(
+            '<ivy-module version="2.0">\n  <info organisation="lakehouse" module="sources"/>\n'
+            f"  <dependencies>\n{dependencies}\n  </dependencies>\n</ivy-module>\n"
+        )
+        pattern = f"{target}/[organisation]_[artifact]-[revision](-[classifier]).[ext]"
+        done = subprocess.run(
+            [
+                *("java", "-jar", str(ivy_jars[-1]), "-ivy", str(module), "-cache", str(cache)),
+                *("-retrieve", pattern, "-types", "jar", "-m2compatible"),
+            ],
+            capture_output=True,
+            text=True,
+        )
+    missing = [c for c in coordinates if not (target / _file_name(c)).exists()]
+    if done.returncode != 0 or missing:
+        raise RuntimeError(f"fetching {missing or coordinates} failed:\n{done.stdout[-3000:]}")
 
 
 def resolve(project_root: Path) -> list[Path]:
-    coordinate = _coordinate(project_root)
+    coordinate, sources = _coordinates(project_root)
     target = jars_dir()
-    stamp = target / f".resolved-{coordinate.replace(':', '_')}"
+    digest = hashlib.sha1(",".join([coordinate, *sources]).encode()).hexdigest()[:12]
+    stamp = target / f".resolved-{coordinate.replace(':', '_')}-{digest}"
     if stamp.exists():
         return sorted(target.glob("*.jar"))
 
@@ -76,13 +124,14 @@ def resolve(project_root: Path) -> list[Path]:
     target.mkdir(parents=True)
     for jar in delta:
         shutil.copy2(jar, target / jar.name)
+    fetch_exact(sources, project_root / ".cache" / "ivy", target)
     stamp.touch()
     return sorted(target.glob("*.jar"))
 
 
 def main() -> int:
     jars = resolve(Path.cwd())
-    print(f"Delta jars ready in {jars_dir()}: {', '.join(p.name for p in jars)}")
+    print(f"Jars ready in {jars_dir()}: {', '.join(p.name for p in jars)}")
     return 0
 
 

@@ -11,7 +11,7 @@ from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType, StructField, StructType
 
-from lakehouse import delta_io, freshness, pii
+from lakehouse import deletes, delta_io, freshness, pii
 from lakehouse import silver_layout as layout
 from lakehouse.bronze import ARRIVAL_COLUMNS, LINEAGE_SCHEMA
 from lakehouse.config import Project, Table
@@ -60,6 +60,8 @@ def conform(
         if spec.pii:  # the raw line holds personal data in clear; its lineage finds it in bronze
             text = F.when(text.isNotNull(), F.lit("<withheld: personal data>"))
         raw = [text.alias(CORRUPT_RECORD)]
+    if deletes.DELETED in df.columns:
+        raw.append(F.col(deletes.DELETED))
     return df.select(*columns, *lineage, F.lit(run_id).alias("_run_id"), *raw)
 
 
@@ -167,10 +169,8 @@ def process_batch(
     """
     spark = batch.sparkSession  # it carries this micro-batch's idempotent-write settings
     timestamp = Harmonisers(ctx.harmonisation).timestamp
-    protected = pii.protect(batch, ctx.spec.pii, ctx.key, timestamp)
-    typed = conform(protected, ctx.spec, ctx.run_id, ctx.harmonisation)
-    if ctx.laid_out:
-        typed = layout.with_key_date(typed, ctx.spec)
+    protected = pii.protect(deletes.flag(batch, ctx.spec), ctx.spec.pii, ctx.key, timestamp)
+    typed, deleted = deletes.split(conform(protected, ctx.spec, ctx.run_id, ctx.harmonisation))
     flagged = check.flag(typed, ctx.suite, ctx.spec.keys).persist()
     try:
         total, leaving_rows, outcomes = check.outcomes(flagged, ctx.suite)
@@ -198,9 +198,15 @@ def process_batch(
             spark, ctx.results_path, ctx.table.ref, outcomes, gx_unexpected, ctx.run_id, batch_id
         )
         good = flagged.where(~leaving).drop(check.RULES, CORRUPT_RECORD)
+        good = deletes.rejoin(good, deleted)
+        if ctx.laid_out:
+            good = layout.with_key_date(good, ctx.spec)
         latest = latest_per_key(good, ctx.spec.keys, sequence_columns(ctx.spec))
         if into_empty:
-            write_latest(ctx.path, latest)
+            write_latest(ctx.path, deletes.without_deletes(latest))
+        elif deleted is not None:
+            newer = newer_than("s", "t", ctx.spec.sequence_by or ARRIVAL_COLUMNS)
+            deletes.merge(DeltaTable.forPath(spark, ctx.path), latest, ctx.spec.keys, newer)
         elif ctx.laid_out:
             write_by_days(spark, ctx, latest)
         else:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from lakehouse.config.loader import ConfigError
+from lakehouse.config.sources import JdbcSource, KafkaSource
 
 LAYERS = ("bronze", "silver", "gold")
 SAFE_RETENTION_HOURS = 168  # Delta's default delta.deletedFileRetentionDuration
@@ -63,11 +64,14 @@ class PiiPolicy:
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """Files an operational system drops into the landing area."""
+    """Files an operational system drops into the landing area, or a Kafka topic, or a
+    database table (docs/sources.md)."""
 
-    format: Literal["csv", "json", "parquet"]
-    path: str
+    format: Literal["csv", "json", "parquet", "kafka", "jdbc"]
     schema: dict[str, ColumnSpec]
+    path: str = ""
+    kafka: KafkaSource | None = None
+    jdbc: JdbcSource | None = None
     options: dict[str, str] = field(default_factory=dict)
     # What a file that departs from `schema` (a new, missing or retyped column) does:
     # `rescue` keeps unexpected values in `_rescued_data`, `evolve` adds new columns to the
@@ -77,6 +81,13 @@ class SourceSpec:
     def validate(self, file: str | Path, key: str) -> None:
         if not self.schema:
             raise ConfigError(file, f"{key}.schema", "declare at least one column")
+        for kind in ("kafka", "jdbc"):
+            if (self.format == kind) != (getattr(self, kind) is not None):
+                raise ConfigError(
+                    file, f"{key}.{kind}", f"needed with, and only with, format {kind}"
+                )
+        if self.format in ("csv", "json", "parquet") and not self.path:
+            raise ConfigError(file, f"{key}.path", "a file source needs the folder it lands in")
 
 
 @dataclass(frozen=True)
@@ -147,6 +158,10 @@ class SilverSpec:
     sequence_by: tuple[str, ...] = ()
     # Personal source columns and their policy; applied before the columns are computed.
     pii: dict[str, PiiPolicy] = field(default_factory=dict)
+    # SQL over the bronze columns: true when the row says its key was deleted in the source
+    # (`deleted_at IS NOT NULL`, or `_source_deleted` from a JDBC key comparison). The key
+    # leaves silver when such a row is its latest version (lakehouse/deletes.py).
+    deleted_when: str | None = None
     # The data-quality suite, a file under expectations/ (e.g. silver/orders.yaml).
     expectations: str | None = None
     description: str = ""
@@ -330,6 +345,9 @@ class LakehouseSpec:
     default_profile: str = "local"
     spark: dict[str, str] = field(default_factory=dict)
     tables: str = "tables"
+    # A folder laid out like `tables` whose files replace (or add to) the tables of the same
+    # name: the real-systems variant (systems/real: Kafka and PostgreSQL sources) is one.
+    tables_overlay: str = ""
     operations: OperationsSpec = field(default_factory=OperationsSpec)
     harmonisation: str = "harmonisation.yaml"  # relative to this file
     expectations: str = "../expectations"  # folder of the quality suites, relative to this file

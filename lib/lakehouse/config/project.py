@@ -128,6 +128,14 @@ def load_project(conf_file: str | Path) -> Project:
             spec = build(SPEC_BY_LAYER[layer], read_yaml(file), file)
             table = Table(layer=layer, name=file.stem, file=file, spec=spec)
             tables[table.ref] = table
+    if settings.tables_overlay:
+        overlay = conf_file.parent / settings.tables_overlay
+        if not overlay.is_dir():
+            raise ConfigError(conf_file, "tables_overlay", f"folder {overlay} does not exist")
+        for layer in LAYERS:
+            for file in sorted((overlay / layer).glob("*.yaml")):
+                spec = build(SPEC_BY_LAYER[layer], read_yaml(file), file)
+                tables[f"{layer}.{file.stem}"] = Table(layer, file.stem, file, spec)
     stray = [
         p
         for p in tables_dir.rglob("*.yaml")

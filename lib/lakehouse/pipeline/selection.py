@@ -120,7 +120,8 @@ def format_plan(tables: list[Table], selection: Selection, ctx: RunContext) -> s
             after = ", ".join(u for u in t.upstream if u in {x.ref for x in tables})
             note = f"  after {after}" if after else ""
             if t.layer == "bronze" and ctx.days:
-                note += f"  files {bronze.listing_options(t, ctx.days)['pathGlobFilter']}"
+                glob = bronze.listing_options(t, ctx.days).get("pathGlobFilter")
+                note += f"  files {glob}" if glob else ""
             every = t.spec.refresh_every if t.layer == "gold" else None
             note += f"  at most every {every}" if every and not ctx.refresh_now else ""
             lines.append(f"  {number:>3}. {t.ref}{note}")

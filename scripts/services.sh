@@ -1,0 +1,183 @@
+#!/usr/bin/env bash
+# The retailer's operational systems, for real, on loopback:
+#   scripts/services.sh install               fetch Kafka's jars, install PostgreSQL if missing
+#   scripts/services.sh up|down|status [DIR]  start / stop / show them (data under DIR)
+# DIR defaults to .cache/services. Ports: $KAFKA_PORT (19092), $KAFKA_CONTROLLER_PORT (19093),
+# $PG_PORT (15432); `up` keeps the ports it started with in DIR/services.env, which `status`
+# and `down` read, and which a shell can source (LAKEHOUSE_KAFKA_BOOTSTRAP, LAKEHOUSE_PG_*).
+# The PostgreSQL password is generated once and kept in DIR/postgres.password (mode 600).
+# Idempotent: `up` on running services only prints where they listen.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+KAFKA_VERSION=4.1.1   # org.apache.kafka:kafka_2.13 from Maven Central, KRaft only
+KAFKA_LIBS="$here/.cache/kafka/$KAFKA_VERSION/libs"
+PG_USER=lakehouse
+PG_DB=retail
+
+die() { echo "services: $*" >&2; exit 1; }
+
+pg_bin() {
+  local d
+  for d in /usr/lib/postgresql/*/bin; do [ -x "$d/initdb" ] && { echo "$d"; return; }; done
+  return 1
+}
+
+install_kafka() {
+  [ -f "$KAFKA_LIBS/.complete" ] && return
+  local ivy
+  ivy=$(ls "$here"/.venv/lib/python3.11/site-packages/pyspark/jars/ivy-*.jar 2>/dev/null | head -1) \
+    || die "no Ivy jar in .venv (pyspark ships one): run scripts/setup.sh first"
+  echo "services: resolving org.apache.kafka:kafka_2.13:$KAFKA_VERSION from Maven Central"
+  rm -rf "$KAFKA_LIBS" && mkdir -p "$KAFKA_LIBS"
+  java -jar "$ivy" -dependency org.apache.kafka kafka_2.13 "$KAFKA_VERSION" -confs default \
+    -cache "$here/.cache/ivy" \
+    -retrieve "$KAFKA_LIBS/[artifact]-[revision](-[classifier]).[ext]" \
+    >"$here/.cache/kafka/resolve.log" 2>&1 \
+    || { tail -n 20 "$here/.cache/kafka/resolve.log" >&2; die "resolving Kafka failed"; }
+  touch "$KAFKA_LIBS/.complete"
+}
+
+install_postgres() {
+  pg_bin >/dev/null && return
+  [ "$(id -u)" = 0 ] || die "PostgreSQL is not installed and installing it needs root (apt-get install postgresql)"
+  echo "services: installing Debian's postgresql package"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  # The package starts a cluster of its own on 5432; ours run on their own ports and folders.
+  command -v pg_ctlcluster >/dev/null && pg_ctlcluster --force "$(basename "$(dirname "$(pg_bin)")")" main stop 2>/dev/null || true
+  pg_bin >/dev/null || die "apt-get installed postgresql but no initdb was found"
+}
+
+# PostgreSQL refuses to run as root: as root, its commands run as the package's user.
+as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_port() {  # port, seconds, name, log
+  local i
+  for ((i = 0; i < $2 * 2; i++)); do port_open "$1" && return; sleep 0.5; done
+  tail -n 20 "$4" >&2 || true
+  die "$3 did not open 127.0.0.1:$1 within $2 s (log: $4)"
+}
+
+load_env() {
+  [ -f "$dir/services.env" ] && source "$dir/services.env"
+  KAFKA_PORT=${KAFKA_PORT:-${LAKEHOUSE_KAFKA_PORT:-19092}}
+  KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-${LAKEHOUSE_KAFKA_CONTROLLER_PORT:-19093}}
+  PG_PORT=${PG_PORT:-${LAKEHOUSE_PG_PORT:-15432}}
+}
+
+kafka_running() { [ -f "$dir/kafka/pid" ] && kill -0 "$(cat "$dir/kafka/pid")" 2>/dev/null; }
+pg_running() { [ -f "$dir/postgres/data/postmaster.pid" ] && as_pg "$(pg_bin)/pg_ctl" -D "$dir/postgres/data" status >/dev/null 2>&1; }
+
+kafka_up() {
+  kafka_running && return
+  mkdir -p "$dir/kafka"
+  local conf="$dir/kafka/server.properties"
+  cat >"$conf" <<EOF
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$dir/kafka/data
+num.partitions=1
+offsets.topic.replication.factor=1
+share.coordinator.state.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+log.retention.check.interval.ms=5000
+EOF
+  cat >"$dir/kafka/log4j2.properties" <<EOF
+rootLogger.level=WARN
+rootLogger.appenderRef.file.ref=file
+appender.file.type=File
+appender.file.name=file
+appender.file.fileName=$dir/kafka/server.log
+appender.file.layout.type=PatternLayout
+appender.file.layout.pattern=%d %p %c: %m%n
+EOF
+  local java=(java -Xms256m -Xmx512m "-Dlog4j2.configurationFile=file:$dir/kafka/log4j2.properties" -cp "$KAFKA_LIBS/*")
+  if [ ! -f "$dir/kafka/data/meta.properties" ]; then
+    "${java[@]}" kafka.tools.StorageTool format -t "$("${java[@]}" kafka.tools.StorageTool random-uuid)" \
+      -c "$conf" >"$dir/kafka/format.log" 2>&1 || { cat "$dir/kafka/format.log" >&2; die "formatting Kafka's log dir failed"; }
+  fi
+  nohup "${java[@]}" kafka.Kafka "$conf" >"$dir/kafka/stdout.log" 2>&1 &
+  echo $! >"$dir/kafka/pid"
+  wait_port "$KAFKA_PORT" 90 Kafka "$dir/kafka/server.log"
+}
+
+pg_up() {
+  pg_running && return
+  local bin; bin=$(pg_bin)
+  mkdir -p "$dir/postgres/run"
+  if [ ! -f "$dir/postgres.password" ]; then
+    (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$dir/postgres.password")
+  fi
+  [ "$(id -u)" = 0 ] && chown -R postgres "$dir/postgres" && cp "$dir/postgres.password" "$dir/postgres/.pw" && chown postgres "$dir/postgres/.pw"
+  as_pg test -w "$dir/postgres" || die "user postgres cannot write $dir/postgres (a parent folder is closed to it)"
+  if [ ! -f "$dir/postgres/data/PG_VERSION" ]; then
+    local pw="$dir/postgres.password"; [ "$(id -u)" = 0 ] && pw="$dir/postgres/.pw"
+    as_pg "$bin/initdb" -D "$dir/postgres/data" -U "$PG_USER" --pwfile="$pw" -A scram-sha-256 \
+      -E UTF8 --locale=C >"$dir/postgres/initdb.log" 2>&1 || { cat "$dir/postgres/initdb.log" >&2; die "initdb failed"; }
+  fi
+  rm -f "$dir/postgres/.pw"
+  as_pg "$bin/pg_ctl" -D "$dir/postgres/data" -l "$dir/postgres/server.log" -w -t 60 \
+    -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir/postgres/run" start >/dev/null \
+    || { tail -n 20 "$dir/postgres/server.log" >&2; die "PostgreSQL did not start (log: $dir/postgres/server.log)"; }
+  PGPASSWORD=$(cat "$dir/postgres.password") "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -tAq \
+    -c "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'" | grep -q 1 \
+    || PGPASSWORD=$(cat "$dir/postgres.password") "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -q -c "CREATE DATABASE $PG_DB"
+}
+
+write_env() {
+  cat >"$dir/services.env" <<EOF
+# Written by scripts/services.sh up; source it to point the lakehouse at these services.
+export LAKEHOUSE_KAFKA_PORT=$KAFKA_PORT
+export LAKEHOUSE_KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT
+export LAKEHOUSE_PG_PORT=$PG_PORT
+export LAKEHOUSE_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
+export LAKEHOUSE_PG_URL=jdbc:postgresql://127.0.0.1:$PG_PORT/$PG_DB
+export LAKEHOUSE_PG_USER=$PG_USER
+export LAKEHOUSE_PG_PASSWORD_FILE=$dir/postgres.password
+EOF
+}
+
+status() {
+  local rc=0
+  if kafka_running; then echo "kafka      up    127.0.0.1:$KAFKA_PORT (pid $(cat "$dir/kafka/pid"), data $dir/kafka)"
+  else echo "kafka      down"; rc=3; fi
+  if pg_running; then echo "postgresql up    127.0.0.1:$PG_PORT database $PG_DB user $PG_USER (password file $dir/postgres.password)"
+  else echo "postgresql down"; rc=3; fi
+  [ -f "$dir/services.env" ] && echo "environment: source $dir/services.env"
+  return $rc
+}
+
+cmd=${1:-status}
+dir=${2:-$here/.cache/services}
+mkdir -p "$dir" && dir=$(cd "$dir" && pwd)
+case "$cmd" in
+  install) install_kafka; install_postgres ;;
+  up)
+    install_kafka; install_postgres; load_env
+    [ "$(id -u)" = 0 ] && chmod 755 "$dir"
+    kafka_up; pg_up; write_env; status ;;
+  down)
+    load_env
+    if kafka_running; then
+      pid=$(cat "$dir/kafka/pid"); kill "$pid"
+      for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+      kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+    fi
+    rm -f "$dir/kafka/pid"
+    pg_running && as_pg "$(pg_bin)/pg_ctl" -D "$dir/postgres/data" -m fast -w stop >/dev/null
+    status || true ;;
+  status) load_env; status ;;
+  *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac

@@ -1,0 +1,107 @@
+"""The real Kafka broker and PostgreSQL server, started by scripts/services.sh on free
+loopback ports in a folder of their own, for the tests that need them."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "scripts" / "services.sh"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class Services:
+    folder: Path
+    kafka_port: int
+    pg_port: int
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.kafka_port}"
+
+    @property
+    def jdbc_url(self) -> str:
+        return f"jdbc:postgresql://127.0.0.1:{self.pg_port}/retail"
+
+    @property
+    def password_file(self) -> Path:
+        return self.folder / "postgres.password"
+
+    def pg(self):
+        import psycopg
+
+        return psycopg.connect(
+            host="127.0.0.1",
+            port=self.pg_port,
+            dbname="retail",
+            user="lakehouse",
+            password=self.password_file.read_text().strip(),
+            autocommit=True,
+        )
+
+    def script(self, command: str) -> subprocess.CompletedProcess:
+        env = {
+            **os.environ,
+            "KAFKA_PORT": str(self.kafka_port),
+            "KAFKA_CONTROLLER_PORT": str(self.kafka_port + 1),
+            "PG_PORT": str(self.pg_port),
+        }
+        return subprocess.run(
+            [str(SCRIPT), command, str(self.folder)], env=env, capture_output=True, text=True
+        )
+
+    def produce(self, topic: str, values: list[str | bytes], keys: list[str] | None = None):
+        from confluent_kafka import Producer
+
+        producer = Producer({"bootstrap.servers": self.bootstrap})
+        for i, value in enumerate(values):
+            producer.produce(topic, value=value, key=keys[i] if keys else None)
+        assert producer.flush(30) == 0
+
+
+def _ports() -> tuple[int, int]:
+    while True:
+        kafka = free_port()
+        if kafka < 65000:  # the controller takes the next port
+            return kafka, free_port()
+
+
+@pytest.fixture(scope="session")
+def services(monkeypatch_session_env):
+    # A folder the postgres user can reach (pytest's tmp dirs are closed to other users).
+    folder = Path(tempfile.mkdtemp(prefix="lakehouse-services-"))
+    folder.chmod(0o755)
+    kafka_port, pg_port = _ports()
+    svc = Services(folder, kafka_port, pg_port)
+    started = svc.script("up")
+    assert started.returncode == 0, f"services.sh up failed:\n{started.stdout}\n{started.stderr}"
+    monkeypatch_session_env.setenv("TEST_PG_USER", "lakehouse")
+    monkeypatch_session_env.setenv("TEST_PG_PASSWORD_FILE", str(svc.password_file))
+    yield svc
+    svc.script("down")
+    subprocess.run(["rm", "-rf", str(folder)], check=False)
+
+
+@pytest.fixture(scope="session")
+def monkeypatch_session_env():
+    mp = pytest.MonkeyPatch()
+    yield mp
+    mp.undo()
+
+
+def unique(name: str) -> str:
+    return f"{name}_{uuid.uuid4().hex[:8]}"

@@ -198,6 +198,7 @@ async function start() {
 }
 
 async function init() {
+  document.body.dataset.ready = "no";
   try {
     const shops = await api("/api/shops");
     const select = $("shop");

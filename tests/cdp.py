@@ -101,10 +101,13 @@ class Browser:
         return result["result"].get("value")
 
     def wait_for(self, expression: str, timeout: float = 60) -> object:
-        """Polls until ``expression`` is truthy; returns its value."""
+        """Polls until ``expression`` is truthy (a page still loading may throw); returns it."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            value = self.evaluate(expression)
+            try:
+                value = self.evaluate(expression)
+            except RuntimeError:
+                value = None
             if value:
                 return value
             time.sleep(0.2)

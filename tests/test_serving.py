@@ -307,7 +307,7 @@ def _expected_marks(api, shop, first, last):
     f = {"shop": shop, "from": first, "to": last}
     views = {
         "trend-day": ("/api/sales/trend", {**f, "grain": "day"}, "period_start", ["revenue", "order_intake"]),
-        "trend-month": ("/api/sales/trend", {**f, "grain": "month"}, "period_start", ["revenue", "average_order_value"]),
+        "trend-month": ("/api/sales/trend", {**f, "grain": "month"}, "period_start", ["order_intake", "revenue"]),
         "peak-hours": ("/api/sales/peak-hours", f, "hour", ["orders"]),
         "brands": ("/api/brands/ranking", {"weeks": 4, "limit": 10}, "brand", ["sales"]),
         "intake-revenue": ("/api/sales/intake-vs-revenue", {**f, "group": "shop", "period": "all"}, "group", ["order_intake", "revenue"]),

@@ -120,8 +120,8 @@ const views = {
   async "trend-month"(f) {
     const r = await api("/api/sales/trend", { ...f, grain: "month" });
     chart(fig("trend-month"), col(r.items, "period_start"), [
+      { name: "order_intake", values: col(r.items, "order_intake") },
       { name: "revenue", values: col(r.items, "revenue") },
-      { name: "average_order_value", values: col(r.items, "average_order_value") },
     ]);
   },
   async "peak-hours"(f) {

@@ -40,7 +40,10 @@ class ApiServer:
         )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
-                return response.status, json.loads(response.read() or b"null")
+                body = response.read()
+                if response.headers.get_content_type() != "application/json":
+                    return response.status, body.decode()
+                return response.status, json.loads(body)
         except urllib.error.HTTPError as err:
             body = err.read()
             try:

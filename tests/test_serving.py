@@ -254,6 +254,7 @@ def test_openapi_lists_every_question(api):
     } <= paths
     status, page = api.get("/docs")
     assert status == 200 and "/openapi.json" in page
+    assert "/static/vendor/swagger-ui-dist-5.35.0/swagger-ui-bundle.js" in page  # no CDN
 
 
 def test_token_required_off_loopback(project, monkeypatch, capsys):
@@ -378,6 +379,8 @@ def test_dashboard_in_headless_chromium(api, gold, tmp_path):
         )
         _check_dashboard(browser, api, shop, days[1], days[-1])
         browser.screenshot(tmp_path / "dashboard-filtered.png")
+        browser.call("Page.navigate", url=f"{api.url}/docs")  # Swagger UI, served offline
+        assert browser.wait_for("document.querySelectorAll('.opblock').length") >= 11
     finally:
         browser.close()
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000

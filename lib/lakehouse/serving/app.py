@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -16,6 +17,9 @@ from lakehouse.serving import queries as q
 from lakehouse.serving.snapshot import GoldReader, Snapshot, TableMissing
 
 STATIC = Path(__file__).parent / "static"
+# Swagger UI from npm (swagger-ui-dist, Apache-2.0), served from here: FastAPI's default page
+# loads it from a CDN, which a machine without the internet cannot reach.
+SWAGGER = "/static/vendor/swagger-ui-dist-5.35.0"
 ID = r"^[A-Za-z0-9_./-]{1,64}$"  # customer, product and shop ids: letters, digits, _ . / -
 
 DateFrom = Annotated[date | None, Query(alias="from", description="first day (YYYY-MM-DD)")]
@@ -54,7 +58,19 @@ def create_app(reader: GoldReader, token: str | None = None) -> FastAPI:
         description="Read-only views of the gold marts; each request reads one committed "
         "Delta version of every table it uses (see `versions` in the answers).",
         version="1",
+        docs_url=None,
+        redoc_url=None,
     )
+
+    @app.get("/docs", include_in_schema=False)
+    def openapi_page():
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title=f"{app.title}: OpenAPI",
+            swagger_js_url=f"{SWAGGER}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER}/favicon-32x32.png",
+        )
 
     @app.middleware("http")
     async def bearer_token(request: Request, call_next):

@@ -10,6 +10,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from deltalake import DeltaTable
 
 from lakehouse import pipeline
 from lakehouse.config import load_project
@@ -302,6 +303,13 @@ def test_requests_while_a_table_commits_never_fail(spark, project, api):
             t.join()
     assert failures == []
     assert len(versions) >= 2  # the requests did see the table move
+    api.ok("/api/sales/trend")  # takes the newest version; older copies are dropped
+    reader = api.server.config.app.state.reader
+    copies = reader._db.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'mart_sales_by_shop@%'"
+    ).fetchall()
+    latest = DeltaTable(path).version()
+    assert copies == [(f"mart_sales_by_shop@{latest}",)]
 
 
 def _expected_marks(api, shop, first, last):

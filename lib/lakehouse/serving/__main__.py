@@ -11,6 +11,7 @@ import argparse
 import ipaddress
 import os
 import sys
+import time
 from pathlib import Path
 
 from lakehouse import errors
@@ -67,7 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     from lakehouse.serving.queries import SERVED_TABLES
     from lakehouse.serving.snapshot import GoldReader
 
-    app = create_app(GoldReader(project, SERVED_TABLES), token=token)
+    reader = GoldReader(project, SERVED_TABLES)
+    started = time.monotonic()
+    loaded = reader.warm()  # the first requests should not pay for loading the tables
+    print(f"serve: {len(loaded)} gold tables loaded in {time.monotonic() - started:.1f} s")
+    app = create_app(reader, token=token)
     auth = "bearer token required" if token else "no token (loopback only)"
     print(
         f"serve: http://{args.host}:{args.port}/ (API docs /docs), warehouse {project.root}, {auth}"

@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/setup.sh
+scripts/browser.sh  # Debian's chromium, for the dashboard's browser test
 exec .venv/bin/pytest "$@"

@@ -1,0 +1,241 @@
+"""The API's questions as DuckDB SQL over the gold tables. Every value a client sends is a
+named parameter ($name); choices such as the period or the grouping are picked by CASE inside
+the SQL, so no text of a request ever becomes SQL. Each query names the tables it reads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Query:
+    sql: str
+    tables: list[str]
+
+
+# A day filter: $date_from / $date_to may be NULL (open).
+_DAYS = "($date_from IS NULL OR {col} >= $date_from) AND ($date_to IS NULL OR {col} <= $date_to)"
+_SHOP = "($shop IS NULL OR shop_id = $shop)"
+# Rows of a page, with the number of rows of all pages in _total.
+_PAGE = "LIMIT $limit OFFSET $offset"
+
+PROFILE = Query(
+    """
+    SELECT p.customer_id, p.city, p.country, p.first_order_date, p.last_order_date,
+           p.orders, p.revenue, p.spend_by_department,
+           r.recency_days, r.frequency, r.monetary, r.r_score, r.f_score, r.m_score
+    FROM mart_customer_profile p LEFT JOIN mart_customer_rfm r USING (customer_id)
+    WHERE p.customer_id = $customer_id
+    """,
+    ["mart_customer_profile", "mart_customer_rfm"],
+)
+
+RECOMMENDATIONS = Query(
+    """
+    SELECT r.rank, r.product_id, d.product_name, d.brand, d.category, r.score, r.lift
+    FROM mart_recommendations r
+    LEFT JOIN dim_product d ON d.product_id = r.product_id AND d.is_current
+    WHERE r.customer_id = $customer_id
+    ORDER BY r.rank
+    """,
+    ["mart_recommendations", "dim_product"],
+)
+
+PRODUCT = Query(
+    "SELECT product_id, product_name, brand, category, department FROM dim_product"
+    " WHERE product_id = $product_id AND is_current",
+    ["dim_product"],
+)
+
+BOUGHT_WITH = Query(
+    f"""
+    WITH sold AS (
+      SELECT order_id, product_id FROM fct_order_positions
+      WHERE status <> 'cancelled' AND product_id IS NOT NULL
+    ),
+    baskets AS (SELECT DISTINCT order_id FROM sold WHERE product_id = $product_id),
+    together AS (
+      SELECT s.product_id, count(DISTINCT s.order_id) AS baskets
+      FROM sold s JOIN baskets b USING (order_id)
+      WHERE s.product_id <> $product_id
+      GROUP BY s.product_id
+    )
+    SELECT t.product_id, d.product_name, d.brand, t.baskets,
+           t.baskets / (SELECT count(*) FROM baskets) AS share_of_baskets,
+           count(*) OVER () AS _total
+    FROM together t LEFT JOIN dim_product d ON d.product_id = t.product_id AND d.is_current
+    ORDER BY t.baskets DESC, t.product_id
+    {_PAGE}
+    """,
+    ["fct_order_positions", "dim_product"],
+)
+
+TREND = Query(
+    f"""
+    SELECT CASE WHEN $grain = 'month' THEN date_trunc('month', order_date)::DATE
+                ELSE order_date END AS period_start,
+           sum(orders) AS orders, sum(order_intake) AS order_intake, sum(revenue) AS revenue,
+           sum(order_intake) / sum(orders) AS average_order_value
+    FROM mart_sales_by_shop
+    WHERE {_DAYS.format(col="order_date")} AND {_SHOP}
+    GROUP BY 1 ORDER BY 1
+    """,
+    ["mart_sales_by_shop"],
+)
+
+PEAK_HOURS = Query(
+    f"""
+    SELECT hour, sum(orders) AS orders, sum(order_intake) AS order_intake,
+           sum(revenue) AS revenue
+    FROM mart_sales_trend
+    WHERE {_DAYS.format(col="order_date")}
+    GROUP BY hour ORDER BY hour
+    """,
+    ["mart_sales_trend"],
+)
+
+# mart_sales_trend has no shop: for one shop the hours come from the orders themselves.
+PEAK_HOURS_OF_SHOP = Query(
+    f"""
+    SELECT hour, count(*) AS orders, sum(order_intake) AS order_intake,
+           sum(revenue) AS revenue
+    FROM fct_orders
+    WHERE {_DAYS.format(col="order_date")} AND shop_id = $shop
+    GROUP BY hour ORDER BY hour
+    """,
+    ["fct_orders"],
+)
+
+YEAR_TO_DATE = Query(
+    """
+    WITH a AS (
+      SELECT coalesce($as_of, (SELECT max(order_date) FROM mart_sales_by_shop)) AS as_of
+    )
+    SELECT a.as_of, date_trunc('year', a.as_of)::DATE AS year_start,
+           coalesce(sum(s.orders), 0) AS orders,
+           coalesce(sum(s.delivered_orders), 0) AS delivered_orders,
+           coalesce(sum(s.order_intake), 0) AS order_intake,
+           coalesce(sum(s.revenue), 0) AS revenue,
+           sum(s.order_intake) / sum(s.orders) AS average_order_value
+    FROM a LEFT JOIN mart_sales_by_shop s
+      ON s.order_date BETWEEN date_trunc('year', a.as_of) AND a.as_of
+     AND ($shop IS NULL OR s.shop_id = $shop)
+    GROUP BY a.as_of
+    """,
+    ["mart_sales_by_shop"],
+)
+
+BRAND_RANKING = Query(
+    f"""
+    SELECT weeks, brand, brand_rank, sales, units, as_of, count(*) OVER () AS _total
+    FROM mart_brand_ranking WHERE weeks = $weeks
+    ORDER BY brand_rank, brand
+    {_PAGE}
+    """,
+    ["mart_brand_ranking"],
+)
+
+# A period of "all" matches no WHEN: NULL, one row for the whole range.
+_PERIOD = """CASE $period WHEN 'day' THEN order_date
+                          WHEN 'week' THEN date_trunc('week', order_date)::DATE
+                          WHEN 'month' THEN date_trunc('month', order_date)::DATE END"""
+
+INTAKE_VS_REVENUE = Query(
+    f"""
+    SELECT {_PERIOD} AS period_start,
+           CASE $group WHEN 'shop' THEN shop_id WHEN 'city' THEN city
+                       WHEN 'region' THEN region WHEN 'country' THEN country END AS "group",
+           sum(orders) AS orders, sum(delivered_orders) AS delivered_orders,
+           sum(order_intake) AS order_intake, sum(revenue) AS revenue,
+           sum(dropped) AS dropped,
+           1 - sum(revenue) / nullif(sum(order_intake), 0) AS drop_off_rate,
+           count(*) OVER () AS _total
+    FROM mart_sales_by_shop
+    WHERE {_DAYS.format(col="order_date")} AND {_SHOP}
+    GROUP BY 1, 2 ORDER BY 1, 2
+    {_PAGE}
+    """,
+    ["mart_sales_by_shop"],
+)
+
+DROP_OFF = Query(
+    f"""
+    SELECT {_PERIOD} AS period_start,
+           sum(order_intake) AS order_intake, sum(revenue) AS revenue,
+           sum(dropped) AS dropped,
+           1 - sum(revenue) / nullif(sum(order_intake), 0) AS drop_off_rate
+    FROM mart_sales_by_shop
+    WHERE {_DAYS.format(col="order_date")} AND {_SHOP}
+    GROUP BY 1 ORDER BY 1
+    """,
+    ["mart_sales_by_shop"],
+)
+
+# Averages over several shops are weighted by their orders; a median or percentile cannot be
+# combined, so they are given for one shop only.
+SHIPPING_LAG = Query(
+    """
+    SELECT order_month,
+           sum(orders_shipped) AS orders_shipped,
+           sum(avg_days_to_ship * orders_shipped) / nullif(sum(orders_shipped), 0)
+             AS avg_days_to_ship,
+           sum(orders_delivered) AS orders_delivered,
+           sum(avg_days_to_deliver * orders_delivered) / nullif(sum(orders_delivered), 0)
+             AS avg_days_to_deliver,
+           CASE WHEN $shop IS NOT NULL THEN max(median_days_to_ship) END AS median_days_to_ship,
+           CASE WHEN $shop IS NOT NULL THEN max(p90_days_to_ship) END AS p90_days_to_ship,
+           CASE WHEN $shop IS NOT NULL THEN max(median_days_to_deliver) END
+             AS median_days_to_deliver,
+           CASE WHEN $shop IS NOT NULL THEN max(p90_days_to_deliver) END AS p90_days_to_deliver
+    FROM mart_shipping_lag
+    WHERE ($date_from IS NULL OR order_month >= date_trunc('month', $date_from::DATE))
+      AND ($date_to IS NULL OR order_month <= $date_to)
+      AND ($shop IS NULL OR shop_id = $shop)
+    GROUP BY order_month ORDER BY order_month
+    """,
+    ["mart_shipping_lag"],
+)
+
+NEW_VS_RETURNING = Query(
+    f"""
+    SELECT period_start, customers, new_customers, returning_customers, new_share,
+           returning_share
+    FROM mart_customers_by_period
+    WHERE period = $period AND {_DAYS.format(col="period_start")}
+    ORDER BY period_start
+    """,
+    ["mart_customers_by_period"],
+)
+
+SHOPS = Query(
+    """
+    SELECT shop_id, shop_name, shop_type, city, region, country FROM dim_shop
+    WHERE shop_sk <> -1 ORDER BY shop_id
+    """,
+    ["dim_shop"],
+)
+
+SHOP_EXISTS = Query(
+    "SELECT shop_id FROM dim_shop WHERE shop_id = $shop AND shop_sk <> -1", ["dim_shop"]
+)
+
+SERVED_TABLES = sorted(
+    {
+        name
+        for query in (
+            PROFILE,
+            RECOMMENDATIONS,
+            BOUGHT_WITH,
+            TREND,
+            PEAK_HOURS,
+            PEAK_HOURS_OF_SHOP,
+            YEAR_TO_DATE,
+            BRAND_RANKING,
+            INTAKE_VS_REVENUE,
+            SHIPPING_LAG,
+            NEW_VS_RETURNING,
+            SHOPS,
+        )
+        for name in query.tables
+    }
+)

@@ -1,0 +1,396 @@
+"""The API over a warehouse the pipeline built from simulated days: its answers against Spark
+SQL over the facts, bad input, the token, snapshots while a table commits, and the dashboard
+in a real headless Chromium."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+from deltalake import DeltaTable
+
+from lakehouse import pipeline
+from lakehouse.config import load_project
+from lakehouse.marts.recommend_eval import evaluate
+from lakehouse.serving import __main__ as serve_main
+from lakehouse.serving.app import create_app
+from lakehouse.serving.queries import SERVED_TABLES
+from lakehouse.serving.snapshot import GoldReader
+from tests.conftest import CONF, REPO
+from tests.serving_support import ApiServer, invalid_params
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def project(spark, tmp_path_factory):
+    """Three tiny simulated days through bronze, silver and gold, once for the module."""
+    from lakehouse.simulator import Simulator, load_preset
+
+    root = tmp_path_factory.mktemp("serving")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("LAKEHOUSE_ROOT", str(root / "warehouse"))
+        env.delenv("LAKEHOUSE_LANDING", raising=False)
+        env.setenv("LAKEHOUSE_GX_VALIDATION", "false")
+        project = load_project(CONF)
+        Simulator(spark, load_preset("tiny"), landing=project.landing, seed=5).simulate(days=3)
+        pipeline.run(spark, project, "serving")
+        yield project
+
+
+@pytest.fixture(scope="module")
+def api(project):
+    server = ApiServer(create_app(GoldReader(project, SERVED_TABLES)))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def gold(spark, project):
+    """gold.<name> as a Spark view over the warehouse: the independent reading."""
+
+    def view(name: str):
+        path = project.table_path(project.table(f"gold.{name}"))
+        spark.read.format("delta").load(path).createOrReplaceTempView(name)
+        return spark.table(name)
+
+    return view
+
+
+def close(a, b) -> bool:
+    if a is None or b is None:
+        return a is b
+    return abs(float(a) - float(b)) <= 1e-6 * max(1.0, abs(float(b)))
+
+
+def test_recommendations_mart_is_full_and_evaluates(spark, project, gold):
+    recs = gold("mart_recommendations")
+    buyers = gold("fct_order_positions").where(
+        "status <> 'cancelled' AND customer_id IS NOT NULL AND product_id IS NOT NULL"
+    )
+    assert recs.count() > 0
+    # the popular top-up gives every buyer five products they have not bought
+    assert {r.customer_id for r in recs.select("customer_id").distinct().collect()} == {
+        r.customer_id for r in buyers.select("customer_id").distinct().collect()
+    }
+    assert recs.groupBy("customer_id").count().where("count <> 5").count() == 0
+    assert recs.join(buyers, ["customer_id", "product_id"]).count() == 0
+    params = project.table("gold.mart_recommendations").spec.params
+    scores, baskets = evaluate(gold("fct_order_positions"), params, days=1, k=5)
+    assert baskets > 0
+    assert [s.method for s in scores][-1] == "most popular (baseline)"
+    for s in scores:
+        assert s.customers > 0 and 0 <= s.hits <= s.customers
+        assert 0 <= s.relevant <= 5 * s.customers
+
+
+def test_customer_profile_scores_and_recommendations(api, gold):
+    row = gold("mart_customer_rfm").orderBy("customer_id").first()
+    profile = api.ok(f"/api/customers/{row.customer_id}")
+    assert (profile["r_score"], profile["f_score"], profile["m_score"]) == (
+        row.r_score,
+        row.f_score,
+        row.m_score,
+    )
+    assert profile["orders"] == row.frequency and close(profile["revenue"], row.monetary)
+    assert set(profile["versions"]) == {"mart_customer_profile", "mart_customer_rfm"}
+    assert "birth_year" not in profile and "email" not in profile
+    recs = api.ok(f"/api/customers/{row.customer_id}/recommendations")["items"]
+    expected = gold("mart_recommendations").where(f"customer_id = '{row.customer_id}'")
+    assert [(r["rank"], r["product_id"]) for r in recs] == [
+        (r.rank, r.product_id) for r in expected.orderBy("rank").collect()
+    ]
+
+
+def test_products_bought_with_a_product(spark, api, gold):
+    gold("fct_order_positions")
+    top = spark.sql(
+        "SELECT product_id FROM fct_order_positions WHERE status <> 'cancelled' "
+        "GROUP BY product_id ORDER BY count(DISTINCT order_id) DESC, product_id LIMIT 1"
+    ).first()[0]
+    expected = spark.sql(
+        f"""SELECT l.product_id, count(DISTINCT l.order_id) AS n FROM fct_order_positions l
+        JOIN (SELECT DISTINCT order_id FROM fct_order_positions
+              WHERE product_id = '{top}' AND status <> 'cancelled') b USING (order_id)
+        WHERE l.product_id <> '{top}' AND l.status <> 'cancelled' GROUP BY l.product_id"""
+    )
+    counts = {r.product_id: r.n for r in expected.collect()}
+    first = api.ok(f"/api/products/{top}/bought-with", limit=5)
+    second = api.ok(f"/api/products/{top}/bought-with", limit=5, offset=5)
+    assert first["total"] == len(counts) > 5
+    got = first["items"] + second["items"]
+    assert {r["product_id"]: r["baskets"] for r in got}.items() <= counts.items()
+    assert [r["baskets"] for r in got] == sorted(counts.values(), reverse=True)[:10]
+
+
+def test_sales_views_equal_spark_sql_over_the_orders(spark, api, gold):
+    gold("fct_orders")
+    days = [
+        r[0] for r in spark.sql("SELECT DISTINCT order_date FROM fct_orders ORDER BY 1").collect()
+    ]
+    shop = spark.sql(
+        "SELECT shop_id FROM fct_orders GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+    ).first()[0]
+    first, last = str(days[1]), str(days[-1])  # a range that leaves the first day out
+    where = f"order_date BETWEEN '{first}' AND '{last}' AND shop_id = '{shop}'"
+
+    def facts(sql):
+        return spark.sql(sql.format(where=where)).collect()
+
+    trend = api.ok("/api/sales/trend", grain="day", shop=shop, **{"from": first, "to": last})
+    expected = facts(
+        "SELECT order_date, count(*), sum(order_intake), sum(revenue) FROM fct_orders "
+        "WHERE {where} GROUP BY 1 ORDER BY 1"
+    )
+    assert [(r["period_start"], r["orders"]) for r in trend["items"]] == [
+        (str(d), n) for d, n, _, _ in expected
+    ]
+    for got, (_, n, intake, revenue) in zip(trend["items"], expected, strict=True):
+        assert close(got["order_intake"], intake) and close(got["revenue"], revenue)
+        assert close(got["average_order_value"], float(intake) / n)
+
+    hours = api.ok("/api/sales/peak-hours", shop=shop, **{"from": first, "to": last})["items"]
+    expected = facts("SELECT hour, count(*) FROM fct_orders WHERE {where} GROUP BY 1 ORDER BY 1")
+    assert [(r["hour"], r["orders"]) for r in hours] == [tuple(r) for r in expected]
+    all_hours = api.ok("/api/sales/peak-hours")["items"]
+    expected = spark.sql("SELECT hour, count(*) FROM fct_orders GROUP BY 1 ORDER BY 1").collect()
+    assert [(r["hour"], r["orders"]) for r in all_hours] == [tuple(r) for r in expected]
+
+    ytd = api.ok("/api/sales/year-to-date", shop=shop, as_of=last)
+    ((n, intake, revenue),) = facts(
+        "SELECT count(*), sum(order_intake), sum(revenue) FROM fct_orders WHERE shop_id = "
+        f"'{shop}' AND order_date BETWEEN trunc(DATE'{last}', 'YEAR') AND DATE'{last}'"
+    )
+    assert (
+        ytd["orders"] == n and close(ytd["revenue"], revenue) and close(ytd["order_intake"], intake)
+    )
+
+    drop = api.ok("/api/sales/drop-off", shop=shop, period="day", **{"from": first, "to": last})
+    expected = facts(
+        "SELECT order_date, 1 - try_divide(sum(revenue), sum(order_intake)) FROM fct_orders "
+        "WHERE {where} GROUP BY 1 ORDER BY 1"
+    )
+    assert all(
+        r["period_start"] == str(d) and close(r["drop_off_rate"], rate)
+        for r, (d, rate) in zip(drop["items"], expected, strict=True)
+    )
+
+    by_region = api.ok("/api/sales/intake-vs-revenue", group="region", period="all")
+    gold("dim_shop")
+    expected = spark.sql(
+        "SELECT s.region, sum(o.order_intake), sum(o.revenue) FROM fct_orders o "
+        "LEFT JOIN dim_shop s USING (shop_id) GROUP BY 1"
+    ).collect()
+    got = {r["group"]: (r["order_intake"], r["revenue"]) for r in by_region["items"]}
+    assert by_region["total"] == len(expected) == len(got)
+    for region, intake, revenue in expected:
+        assert close(got[region][0], intake) and close(got[region][1], revenue)
+
+    lag = api.ok("/api/shipping/lag")["items"]
+    expected = spark.sql(
+        "SELECT trunc(order_date, 'MM'), count(days_to_ship), avg(days_to_ship) FROM fct_orders "
+        "WHERE channel <> 'pos' AND (days_to_ship IS NOT NULL OR days_to_deliver IS NOT NULL) "
+        "GROUP BY 1 ORDER BY 1"
+    ).collect()
+    assert [(r["order_month"], r["orders_shipped"]) for r in lag] == [
+        (str(m), n) for m, n, _ in expected
+    ]
+    assert all(close(r["avg_days_to_ship"], a) for r, (_, _, a) in zip(lag, expected, strict=True))
+
+
+def test_new_returning_and_brands_page_through_the_marts(api, gold):
+    by_day = api.ok("/api/customers-by-period", period="day")["items"]
+    mart = gold("mart_customers_by_period").where("period = 'day'").orderBy("period_start")
+    assert [(r["period_start"], r["new_customers"], r["returning_customers"]) for r in by_day] == [
+        (str(r.period_start), r.new_customers, r.returning_customers) for r in mart.collect()
+    ]
+    ranking = gold("mart_brand_ranking").where("weeks = 12").orderBy("brand_rank", "brand")
+    brands = [r.brand for r in ranking.collect()]
+    page1 = api.ok("/api/brands/ranking", weeks=12, limit=3)
+    page2 = api.ok("/api/brands/ranking", weeks=12, limit=3, offset=3)
+    assert page1["total"] == len(brands) > 3
+    assert [r["brand"] for r in page1["items"] + page2["items"]] == brands[:6]
+
+
+def test_bad_input_is_named(api):
+    assert api.get("/api/customers/NOBODY")[0] == 404
+    assert api.get("/api/customers/NOBODY/recommendations")[0] == 404
+    status, body = api.get("/api/products/P_NONE/bought-with")
+    assert (status, body["detail"]) == (404, "unknown product 'P_NONE'")
+    assert api.get("/api/sales/trend", shop="S999")[0] == 404
+    for path, params, named in [
+        ("/api/sales/trend", {"from": "2026-13-01"}, "from"),
+        ("/api/sales/trend", {"from": "2026-03-03", "to": "2026-03-01"}, "to"),
+        ("/api/sales/trend", {"grain": "year"}, "grain"),
+        ("/api/sales/trend", {"shop": "S1' OR '1'='1"}, "shop"),
+        ("/api/brands/ranking", {"weeks": 5}, "weeks"),
+        ("/api/brands/ranking", {"limit": 0}, "limit"),
+        ("/api/brands/ranking", {"offset": -1}, "offset"),
+        ("/api/sales/year-to-date", {"as_of": "yesterday"}, "as_of"),
+    ]:
+        status, body = api.get(path, **params)
+        assert status == 422 and invalid_params(body) == {named}, (path, params, body)
+    # ids are checked by pattern: nothing a client sends reaches a path or the SQL text
+    assert api.get("/api/customers/..%2F..%2Fconf")[0] in (404, 422)
+    assert api.get("/static/..%2F..%2F..%2Fconf%2Flakehouse.yaml")[0] == 404
+
+
+def test_openapi_lists_every_question(api):
+    paths = set(api.ok("/openapi.json")["paths"])
+    assert {
+        "/api/customers/{customer_id}",
+        "/api/customers/{customer_id}/recommendations",
+        "/api/products/{product_id}/bought-with",
+        "/api/sales/trend",
+        "/api/sales/peak-hours",
+        "/api/sales/year-to-date",
+        "/api/brands/ranking",
+        "/api/sales/intake-vs-revenue",
+        "/api/sales/drop-off",
+        "/api/shipping/lag",
+        "/api/customers-by-period",
+    } <= paths
+    status, page = api.get("/docs")
+    assert status == 200 and "/openapi.json" in page
+    assert "/static/vendor/swagger-ui-dist-5.35.0/swagger-ui-bundle.js" in page  # no CDN
+
+
+def test_token_required_off_loopback(project, monkeypatch, capsys):
+    monkeypatch.delenv(serve_main.TOKEN_ENV, raising=False)
+    monkeypatch.delenv(serve_main.TOKEN_FILE_ENV, raising=False)
+    assert serve_main.main(["--host", "0.0.0.0", "--port", "1"]) == 2
+    assert "refusing to bind 0.0.0.0 without a bearer token" in capsys.readouterr().err
+    secret = "t0ken-for-this-test"
+    guarded = ApiServer(create_app(GoldReader(project, SERVED_TABLES), token=secret))
+    try:
+        assert guarded.get("/api/shops")[0] == 401
+        assert guarded.get("/api/shops", headers={"Authorization": "Bearer wrong"})[0] == 401
+        status, body = guarded.get("/api/shops", headers={"Authorization": f"Bearer {secret}"})
+        assert status == 200 and body["items"]
+        assert guarded.get("/openapi.json")[0] == 200  # no data in the page or its schema
+    finally:
+        guarded.stop()
+    assert secret not in capsys.readouterr().out
+
+
+def test_requests_while_a_table_commits_never_fail(spark, project, api):
+    path = project.table_path(project.table("gold.mart_sales_by_shop"))
+    before = api.ok("/api/sales/trend", grain="month")
+    table = spark.read.format("delta").load(path)
+    rows = spark.createDataFrame(table.collect(), table.schema)
+    failures, versions, done = [], set(), threading.Event()
+
+    def client():
+        while not done.is_set():
+            status, body = api.get("/api/sales/trend", grain="month")
+            if status != 200 or body["items"] != before["items"]:
+                failures.append((status, body))
+            else:
+                versions.add(body["versions"]["mart_sales_by_shop"])
+
+    clients = [threading.Thread(target=client) for _ in range(3)]
+    for t in clients:
+        t.start()
+    try:
+        for _ in range(4):  # the same rows, committed again: each version must read whole
+            rows.write.format("delta").mode("overwrite").save(path)
+    finally:
+        done.set()
+        for t in clients:
+            t.join()
+    assert failures == []
+    assert len(versions) >= 2  # the requests did see the table move
+    api.ok("/api/sales/trend")  # takes the newest version; older copies are dropped
+    reader = api.server.config.app.state.reader
+    copies = reader._db.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE table_name LIKE 'mart_sales_by_shop@%'"
+    ).fetchall()
+    latest = DeltaTable(path).version()
+    assert copies == [(f"mart_sales_by_shop@{latest}",)]
+
+
+def _expected_marks(api, shop, first, last):
+    """What each chart must show, from the API: (series, label) -> value."""
+    f = {"shop": shop, "from": first, "to": last}
+    views = {
+        "trend-day": ("/api/sales/trend", {**f, "grain": "day"}, "period_start", ["revenue", "order_intake"]),
+        "trend-month": ("/api/sales/trend", {**f, "grain": "month"}, "period_start", ["order_intake", "revenue"]),
+        "peak-hours": ("/api/sales/peak-hours", f, "hour", ["orders"]),
+        "brands": ("/api/brands/ranking", {"weeks": 4, "limit": 10}, "brand", ["sales"]),
+        "intake-revenue": ("/api/sales/intake-vs-revenue", {**f, "group": "shop", "period": "all"}, "group", ["order_intake", "revenue"]),
+        "drop-off": ("/api/sales/drop-off", {**f, "period": "day"}, "period_start", ["drop_off_rate"]),
+        "shipping-lag": ("/api/shipping/lag", f, "order_month", ["avg_days_to_ship", "avg_days_to_deliver"]),
+        "new-returning": ("/api/customers-by-period", {"from": first, "to": last, "period": "day"}, "period_start", ["new_customers", "returning_customers"]),
+    }  # fmt: skip
+    expected = {}
+    for chart, (path, params, label, series) in views.items():
+        items = api.ok(path, **{k: v for k, v in params.items() if v})["items"]
+        scale = 100 if chart == "drop-off" else 1  # drawn as a percentage
+        expected[chart] = {
+            (s, str(r[label])): r[s] * scale for r in items for s in series if r[s] is not None
+        }
+    ytd = api.ok(
+        "/api/sales/year-to-date", **{k: v for k, v in {"as_of": last, "shop": shop}.items() if v}
+    )
+    expected["ytd"] = {
+        (k, ""): ytd[k] for k in ("orders", "order_intake", "revenue", "average_order_value")
+    }
+    return expected
+
+
+SHOWN = """JSON.stringify([...document.querySelectorAll('[data-chart]')].map(f => [
+  f.dataset.chart, f.dataset.rendered,
+  [...f.querySelectorAll('[data-value]')].map(m => [m.dataset.series, m.dataset.label || '', m.dataset.value])]))"""
+
+
+def _check_dashboard(browser, api, shop="", first="", last=""):
+    browser.wait_for(
+        "document.body.dataset.ready === 'yes' || document.body.dataset.ready === 'error'"
+    )
+    assert browser.evaluate("document.body.dataset.ready") == "yes", browser.evaluate(
+        "$('status').textContent"
+    )
+    import json
+
+    shown = {
+        chart: (rendered, marks) for chart, rendered, marks in json.loads(browser.evaluate(SHOWN))
+    }
+    expected = _expected_marks(api, shop, first, last)
+    assert set(shown) == set(expected)
+    for chart, marks in expected.items():
+        rendered, drawn = shown[chart]
+        assert rendered == "yes" and marks, f"{chart} drew nothing"
+        got = {(s, label): float(v) for s, label, v in drawn}
+        assert got.keys() == marks.keys(), chart
+        assert all(close(got[k], v) for k, v in marks.items()), chart
+
+
+def test_dashboard_in_headless_chromium(api, gold, tmp_path):
+    from tests.cdp import Browser
+
+    browser = Browser(tmp_path / "profile")
+    try:
+        browser.call("Page.navigate", url=f"{api.url}/")
+        _check_dashboard(browser, api)
+        browser.screenshot(tmp_path / "dashboard.png")
+        days = sorted(
+            str(r.order_date)
+            for r in gold("mart_sales_by_shop").select("order_date").distinct().collect()
+        )
+        shop = api.ok("/api/shops")["items"][0]["shop_id"]
+        browser.evaluate(
+            f"$('from').value = '{days[1]}'; $('to').value = '{days[-1]}'; $('shop').value = '{shop}';"
+            "$('filters').requestSubmit(); true"
+        )
+        _check_dashboard(browser, api, shop, days[1], days[-1])
+        browser.screenshot(tmp_path / "dashboard-filtered.png")
+        browser.call("Page.navigate", url=f"{api.url}/docs")  # Swagger UI, served offline
+        assert browser.wait_for("document.querySelectorAll('.opblock').length") >= 11
+    finally:
+        browser.close()
+    assert (tmp_path / "dashboard.png").stat().st_size > 10_000
+    if os.environ.get("LAKEHOUSE_KEEP_SCREENSHOT"):  # refreshes docs/dashboard.png
+        shutil.copy(tmp_path / "dashboard.png", Path(REPO) / "docs" / "dashboard.png")

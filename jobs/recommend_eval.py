@@ -4,7 +4,7 @@ precision@k beside a most-popular baseline."""
 
 import sys
 
-from lakehouse import cli, errors
+from lakehouse import cli, errors, job
 from lakehouse.marts.recommend_eval import evaluate, format_scores
 
 MART = "gold.mart_recommendations"
@@ -18,14 +18,20 @@ def main() -> int:
     args = p.parse_args()
     if args.days < 1 or args.k < 1:
         p.error("--days and -k must be at least 1")
-    project, spark = cli.start(args, "lakehouse-recommend-eval")
-    path = project.table_path(project.table(FACT))
+    return job.run(
+        "recommend-eval", args, lambda work: run(work, args), lock=False, needs_key=False
+    )
+
+
+def run(work: job.Work, args) -> int:
+    path = work.project.table_path(work.project.table(FACT))
     try:
-        lines = spark.read.format("delta").load(path)
+        lines = work.spark.read.format("delta").load(path)
     except Exception as err:  # a missing table: say which, not a stack trace
         print(f"recommend_eval: cannot read {FACT} at {path}: {err}", file=sys.stderr)
         return errors.EXIT_ERROR
-    scores, baskets = evaluate(lines, project.table(MART).spec.params, args.days, args.k)
+    params = work.project.table(MART).spec.params
+    scores, baskets = evaluate(lines, params, args.days, args.k)
     print(f"{FACT}: {baskets} training baskets; last {args.days} days of each customer held out")
     print(format_scores(scores))
     return errors.EXIT_OK

@@ -20,6 +20,7 @@ from lakehouse.serving.app import create_app
 from lakehouse.serving.queries import SERVED_TABLES
 from lakehouse.serving.snapshot import GoldReader
 from tests.conftest import CONF, REPO
+from tests.landing import run_ctx
 from tests.serving_support import ApiServer, invalid_params
 
 pytestmark = pytest.mark.slow
@@ -37,7 +38,7 @@ def project(spark, tmp_path_factory):
         env.setenv("LAKEHOUSE_GX_VALIDATION", "false")
         project = load_project(CONF)
         Simulator(spark, load_preset("tiny"), landing=project.landing, seed=5).simulate(days=3)
-        pipeline.run(spark, project, "serving")
+        pipeline.run(spark, project, run_ctx("serving"))
         yield project
 
 

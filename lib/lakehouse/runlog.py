@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, fields
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -24,6 +24,7 @@ from pyspark.sql.types import (
     TimestampType,
 )
 
+from lakehouse import delta_log
 from lakehouse.config import Project
 from lakehouse.results import RefreshResult, Status
 
@@ -58,6 +59,25 @@ class LogEntry:
     error: str | None = None
     detail: str | None = None
     host: str = socket.gethostname()
+
+
+class Pending:
+    """Run-log rows held back until something worth a commit happens: each append is a Delta
+    commit, and a run whose tables were all up to date should make one, not one per table."""
+
+    def __init__(self, log: RunLog):
+        self.log = log
+        self.rows: list[LogEntry] = []
+
+    def add(self, *entries: LogEntry, flush: bool = False) -> None:
+        self.rows.extend(entries)
+        if flush:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows:
+            self.log.append(*self.rows)
+            self.rows.clear()
 
 
 def table_entry(
@@ -113,10 +133,19 @@ class RunLog:
 
     def ensure(self) -> None:
         # Partitioned by nothing: a few rows per run; the maintenance job compacts it.
-        DeltaTable.createIfNotExists(self.spark).location(self.path).addColumns(SCHEMA).execute()
+        if delta_log.latest_version(self.spark, self.path) is None:  # a listing, not a job
+            DeltaTable.createIfNotExists(self.spark).location(self.path).addColumns(
+                SCHEMA
+            ).execute()
 
     def append(self, *entries: LogEntry) -> None:
-        rows = [(*(getattr(e, f.name) for f in fields(LogEntry)), now()) for e in entries]
+        # In the order given, a microsecond apart: a run's final row, committed with its
+        # running row, must be the latest of the two.
+        stamp = now()
+        rows = [
+            (*(getattr(e, f.name) for f in fields(LogEntry)), stamp + timedelta(microseconds=i))
+            for i, e in enumerate(entries)
+        ]
         error_len = 4000  # a Java stack trace can be huge; the head says what failed
         df = self.spark.createDataFrame(rows, SCHEMA).withColumn(
             "error", F.substring("error", 1, error_len)

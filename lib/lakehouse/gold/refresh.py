@@ -187,7 +187,7 @@ def refresh(spark: SparkSession, project: Project, table: Table, ctx: RunContext
     """
     spec: GoldSpec = table.spec
     path = project.table_path(table)
-    observed = freshness.observe(spark, project, table) if spec.inputs else None
+    observed = freshness.observe(spark, project, table)
     if freshness.up_to_date(spark, project, table, observed):
         return RefreshResult(table.ref, Status.UP_TO_DATE, keys_changed=0)
     # Temp views are per session: a separate one keeps models refreshed side by side apart.
@@ -203,6 +203,7 @@ def refresh(spark: SparkSession, project: Project, table: Table, ctx: RunContext
         empty = first.due or own.read.format("delta").load(path).limit(2).count() < 2
         changed = rebuild_whole(own, project, table, first=first.take()) if empty else 0
         register(spark, project, table)
+        freshness.record(spark, project, table, observed)
         return RefreshResult(table.ref, keys_changed=changed)
 
     changed = 0

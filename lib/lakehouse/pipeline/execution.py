@@ -118,7 +118,7 @@ def run(
     *,
     parallelism: int = DEFAULT_PARALLELISM,
     on_event: Callable[[Event], None] | None = None,
-    log: runlog.RunLog | None = None,
+    log: runlog.RunLog | runlog.Pending | None = None,
     before_table: Callable[[], None] | None = None,
 ) -> list[RefreshResult]:
     """Refresh ``tables`` (default: all), each as soon as everything it reads is done.
@@ -140,12 +140,15 @@ def run(
     reports: list[RefreshResult] = []
     started_at: dict[str, Any] = {}
 
+    # A run-log row is a Delta commit: the rows of tables that did nothing wait for the next
+    # table that did something (or the run's end), so a run with nothing new commits once.
+    pending = log if isinstance(log, runlog.Pending) or log is None else runlog.Pending(log)
+
     def finish(report: RefreshResult) -> None:
         reports.append(report)
-        if log is not None:
-            log.append(
-                runlog.table_entry(ctx.run_id, "pipeline", report, started_at.get(report.ref))
-            )
+        if pending is not None:
+            entry = runlog.table_entry(ctx.run_id, "pipeline", report, started_at.get(report.ref))
+            pending.add(entry, flush=report.status not in (Status.UP_TO_DATE, Status.NOT_DUE))
         emit({"event": "table_" + report.status, "table": report.ref, **numbers(report)})
 
     def attempt(table: Table) -> RefreshResult:
@@ -181,6 +184,8 @@ def run(
                         )
                 for upstream in waiting.values():
                     upstream.discard(table.ref)
+    if pending is not None and pending is not log:  # its own buffer: the run's end flushes
+        pending.flush()
     order = {t.ref: i for i, t in enumerate(tables)}
     reports.sort(key=lambda r: order[r.ref])
     if not all(r.status.ok for r in reports):

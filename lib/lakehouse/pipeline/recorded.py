@@ -46,7 +46,10 @@ def run_recorded(
             )
         )
     started, t0 = runlog.now(), time.monotonic()
-    log.append(
+    # The running row goes with the first table that does something: a run with nothing new
+    # then commits to the run log once, at its end.
+    pending = runlog.Pending(log)
+    pending.add(
         runlog.LogEntry(
             run_id=ctx.run_id,
             job="pipeline",
@@ -68,7 +71,7 @@ def run_recorded(
             ctx,
             tables,
             on_event=say or console_progress(),
-            log=log,
+            log=pending,
             parallelism=parallelism,
             before_table=lock.check if lock is not None else None,
         )
@@ -79,7 +82,7 @@ def run_recorded(
         error = str(exc)
     except Exception as exc:
         status, code, error = Status.FAILED, errors.EXIT_ERROR, f"{type(exc).__name__}: {exc}"
-    log.append(
+    pending.add(
         runlog.LogEntry(
             run_id=ctx.run_id,
             job="pipeline",
@@ -89,7 +92,8 @@ def run_recorded(
             seconds=time.monotonic() - t0,
             detail=detail,
             error=error,
-        )
+        ),
+        flush=True,
     )
     if say:
         say({"event": f"run_{status}", "run_id": ctx.run_id, "exit_code": code, "error": error})

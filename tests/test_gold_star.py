@@ -75,3 +75,14 @@ def test_recommendations_rank_what_is_bought_together(spark):
     ]
     # of the 5 baskets with A (the new customer's own included), 3 hold B and 1 holds C
     assert got == [(1, "B", 0.6), (2, "C", 0.2)]
+
+
+def test_fewer_baskets_than_a_rule_needs_recommend_popular_products_only(spark):
+    lines = [("O1", "K1", "A", "delivered"), ("O1", "K1", "B", "delivered")]
+    lines += [("O2", "K2", "A", "delivered")]
+    df = spark.createDataFrame(
+        lines, "order_id string, customer_id string, product_id string, status string"
+    )
+    # Two baskets, a rule must appear in three: no rule, and no invalid support (3/2) either.
+    out = recommend(df, top_n=2, min_support=0.01, min_confidence=0.05, min_baskets=3)
+    assert out.where("lift IS NOT NULL").count() == 0

@@ -119,9 +119,11 @@ def recommend(
         return lines.sparkSession.createDataFrame([], SCHEMA)
     support = max(min_support, min_baskets / baskets)
     owned = owned_products(sold)
-    by_rules = rule_recommendations(sold, owned, support, min_confidence).where(
+    by_rules = rule_recommendations(sold, owned, min(support, 1.0), min_confidence).where(
         F.col("lift") >= min_lift
     )
+    if support > 1.0:  # fewer baskets than a rule must appear in: no rule holds yet
+        by_rules = by_rules.limit(0)
     # prio orders the candidates of a customer: rules first (best confidence, then lift),
     # then the popular top-up.
     rules_ranked = by_rules.withColumn("prio", F.lit(0))

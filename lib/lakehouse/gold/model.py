@@ -61,6 +61,7 @@ def build_model(
     inputs: dict[str, DataFrame],
     keys: DataFrame | None,
     key_dates: dict[str, str] | None = None,
+    values: dict[str, list] | None = None,
 ) -> DataFrame:
     """Run the model over ``inputs``; with ``keys``, only over the rows behind those keys.
 
@@ -71,7 +72,8 @@ def build_model(
     keyed = (
         {a for a in inputs if isinstance(spec.changes.get(a), tuple)} if keys is not None else set()
     )
-    values = few_values(keys, spec.key) if keyed else None
+    if keyed and values is None:  # the caller may have them already (``few_values``)
+        values = few_values(keys, spec.key)
     offered = {}
     for alias, df in inputs.items():
         if alias in keyed:

@@ -160,9 +160,10 @@ def refresh_keys(session: SparkSession, project: Project, table: Table, batch: D
     inputs = read_inputs(session, project, spec)
     keys = touched_keys(session, spec, batch, inputs).persist()
     try:
-        rows = build_model(session, spec, inputs, keys, key_dates(project, spec))
+        literals = few_values(keys, spec.key)  # once: the scans and the strategy both use it
+        rows = build_model(session, spec, inputs, keys, key_dates(project, spec), literals)
         column = spec.key[0]
-        values = few_values(keys, spec.key).get(column) if replace_strategy(spec) else None
+        values = literals.get(column) if replace_strategy(spec) else None
         if values is not None:
             replace_rows(project.table_path(table), column, values, rows)
             return len(values)

@@ -8,6 +8,8 @@ import socket
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -80,20 +82,32 @@ def _ports() -> tuple[int, int]:
             return kafka, free_port()
 
 
-@pytest.fixture(scope="session")
-def services(monkeypatch_session_env):
+@contextmanager
+def started_services() -> Iterator[Services]:
+    """A Kafka broker and a PostgreSQL server of their own, stopped and removed on exit."""
     # A folder the postgres user can reach (pytest's tmp dirs are closed to other users).
     folder = Path(tempfile.mkdtemp(prefix="lakehouse-services-"))
     folder.chmod(0o755)
     kafka_port, pg_port = _ports()
     svc = Services(folder, kafka_port, pg_port)
-    started = svc.script("up")
-    assert started.returncode == 0, f"services.sh up failed:\n{started.stdout}\n{started.stderr}"
-    monkeypatch_session_env.setenv("TEST_PG_USER", "lakehouse")
-    monkeypatch_session_env.setenv("TEST_PG_PASSWORD_FILE", str(svc.password_file))
-    yield svc
-    svc.script("down")
-    subprocess.run(["rm", "-rf", str(folder)], check=False)
+    try:
+        started = svc.script("up")
+        assert started.returncode == 0, (
+            f"services.sh up failed:\n{started.stdout}\n{started.stderr}"
+        )
+        yield svc
+    finally:
+        svc.script("down")
+        subprocess.run(["rm", "-rf", str(folder)], check=False)
+
+
+@pytest.fixture(scope="session")
+def services(monkeypatch_session_env):
+    """Servers shared by the session. A test that needs them empty starts its own."""
+    with started_services() as svc:
+        monkeypatch_session_env.setenv("TEST_PG_USER", "lakehouse")
+        monkeypatch_session_env.setenv("TEST_PG_PASSWORD_FILE", str(svc.password_file))
+        yield svc
 
 
 @pytest.fixture(scope="session")

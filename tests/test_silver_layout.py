@@ -30,6 +30,7 @@ def test_new_days_are_appended_and_an_update_merges_only_its_day(spark, project)
             ORDERS,
             order("O20260301-0000001", "placed", "2026-03-01T10:00:00Z"),
             order("O20260301-0000002", "placed", "2026-03-01T11:00:00Z"),
+            *(order(f"O20260301-000001{i}", "placed", "2026-03-01T11:30:00Z") for i in range(6)),
             order("BROKEN-ID", "placed", "2026-03-01T12:00:00Z"),  # no day: the null partition
         ),
     )
@@ -59,6 +60,8 @@ def test_new_days_are_appended_and_an_update_merges_only_its_day(spark, project)
     operations = [c["operation"] for c in commits]
     # Created, the first batch appended, the second (all new keys) appended, the third merged.
     assert operations == ["CREATE TABLE", "WRITE", "WRITE", "MERGE"]
+    # An append writes one file per day, whichever tasks its keys fell in (03-01 and null).
+    assert int(commits[1]["operationMetrics"]["numFiles"]) == 2
     merge = commits[-1]
     # The update marked its old row deleted in place; no file of another day was rewritten.
     assert int(merge["operationMetrics"]["numTargetDeletionVectorsAdded"]) == 1
@@ -70,4 +73,4 @@ def test_new_days_are_appended_and_an_update_merges_only_its_day(spark, project)
     assert rows["O20260301-0000001"].status == "paid"
     assert str(rows["O20260303-0000001"][KEY_DATE]) == "2026-03-03"
     assert rows["BROKEN-ID"][KEY_DATE] is None
-    assert len(rows) == 5
+    assert len(rows) == 11

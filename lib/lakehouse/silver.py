@@ -120,10 +120,16 @@ def merge_latest(
     )
 
 
-def write_latest(path: str, latest: DataFrame) -> None:
-    """The first batch into an empty table: its latest versions are the table. Appending them
+def write_latest(path: str, latest: DataFrame, laid_out: bool = False) -> None:
+    """A batch into an empty table, or of keys the table lacks: its latest versions are new
+    rows. Appending them
     is what a MERGE would do, without the MERGE's first pass, which joins the whole batch
-    with the table only to find that no row matches."""
+    with the table only to find that no row matches.
+
+    ``laid_out``: the table is partitioned by key date; each day's rows are written by one
+    task, so a batch adds one file per day instead of one per day and task."""
+    if laid_out:
+        latest = latest.repartition(layout.KEY_DATE)
     latest.write.format("delta").mode("append").save(path)
 
 
@@ -203,7 +209,7 @@ def process_batch(
             good = layout.with_key_date(good, ctx.spec)
         latest = latest_per_key(good, ctx.spec.keys, sequence_columns(ctx.spec))
         if into_empty:
-            write_latest(ctx.path, deletes.without_deletes(latest))
+            write_latest(ctx.path, deletes.without_deletes(latest), ctx.laid_out)
         elif deleted is not None:
             newer = newer_than("s", "t", ctx.spec.sequence_by or ARRIVAL_COLUMNS)
             deletes.merge(DeltaTable.forPath(spark, ctx.path), latest, ctx.spec.keys, newer)
@@ -225,7 +231,7 @@ def write_by_days(spark: SparkSession, ctx: BatchContext, latest: DataFrame) -> 
         days = layout.batch_days(latest)
         target = DeltaTable.forPath(spark, ctx.path)
         if not layout.any_key_present(target.toDF(), latest, ctx.spec.keys, days):
-            write_latest(ctx.path, latest)
+            write_latest(ctx.path, latest, laid_out=True)
             return
         same_day = F.col(f"t.`{layout.KEY_DATE}`").eqNullSafe(F.col(f"s.`{layout.KEY_DATE}`"))
         merge_latest(target, latest, ctx.spec, layout.on_days("t", days) & same_day)
@@ -282,7 +288,11 @@ def refresh(spark: SparkSession, project: Project, table: Table, ctx: RunContext
         laid_out=laid_out,
     )
     counts = Counts()
-    stream = spark.readStream.format("delta").load(project.table_path(project.table(spec.source)))
+    stream = (
+        spark.readStream.format("delta")
+        .options(**delta_io.WHOLE_BACKLOG)
+        .load(project.table_path(project.table(spec.source)))
+    )
     writer = stream.writeStream.option(
         "checkpointLocation", project.checkpoint_path(table)
     ).queryName(f"silver_{table.name}")

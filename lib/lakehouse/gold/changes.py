@@ -8,6 +8,7 @@ from functools import reduce
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from lakehouse import delta_io
 from lakehouse.config import Project
 from lakehouse.config.model import ChangeQuery, GoldSpec
 from lakehouse.gold.model import name_views
@@ -25,7 +26,11 @@ def change_stream(spark: SparkSession, project: Project, spec: GoldSpec) -> Data
     aliases = list(spec.changes) if spec.incremental else list(spec.inputs)
     streams = []
     for alias in aliases:
-        reader = spark.readStream.format("delta").option("readChangeFeed", "true")
+        reader = (
+            spark.readStream.format("delta")
+            .option("readChangeFeed", "true")
+            .options(**delta_io.WHOLE_BACKLOG)
+        )
         if spec.scd2:
             # History is in the changes, not in the current rows: a new checkpoint (a rebuild)
             # replays the source's whole feed instead of starting from its latest snapshot.

@@ -48,6 +48,9 @@ def replace_keys(
     if not delta_io.exists(spark, path):
         create_table(spark, path, spec, rows.schema)
     key, grain = list(spec.key), list(spec.row_key)
+    # The rows are compared twice (what changed, what is gone): built once, not once per side,
+    # as building them reads the model's inputs.
+    rows = rows.persist()
     current = DeltaTable.forPath(spark, path).toDF().join(keys, on=key, how="left_semi")
     same = reduce(lambda a, b: a & b, (rows[c].eqNullSafe(current[c]) for c in rows.columns))
     upserts = rows.join(current, on=same, how="left_anti").withColumn(_PRESENT, F.lit(True))
@@ -76,6 +79,7 @@ def replace_keys(
         )
     finally:
         source.unpersist()
+        rows.unpersist()
 
 
 def nullable(schema: StructType) -> StructType:

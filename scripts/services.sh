@@ -54,9 +54,17 @@ as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-wait_port() {  # port, seconds, name, log
+wait_port() {  # port, seconds, name, log [, pid file]
   local i
-  for ((i = 0; i < $2 * 2; i++)); do port_open "$1" && return; sleep 0.5; done
+  for ((i = 0; i < $2 * 2; i++)); do
+    port_open "$1" && return
+    # A process that died (a port taken, no memory) says why on its stdout, not in its log.
+    if [ -n "${5:-}" ] && ! kill -0 "$(cat "$5")" 2>/dev/null; then
+      tail -n 20 "$(dirname "$5")/stdout.log" >&2 || true
+      die "$3 exited before opening 127.0.0.1:$1 (log: $4)"
+    fi
+    sleep 0.5
+  done
   tail -n 20 "$4" >&2 || true
   die "$3 did not open 127.0.0.1:$1 within $2 s (log: $4)"
 }
@@ -110,7 +118,7 @@ EOF
   fi
   nohup "${java[@]}" kafka.Kafka "$conf" >"$dir/kafka/stdout.log" 2>&1 &
   echo $! >"$dir/kafka/pid"
-  wait_port "$KAFKA_PORT" 90 Kafka "$dir/kafka/server.log"
+  wait_port "$KAFKA_PORT" 90 Kafka "$dir/kafka/server.log" "$dir/kafka/pid"
 }
 
 pg_up() {

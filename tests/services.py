@@ -103,7 +103,8 @@ def started_services() -> Iterator[Services]:
 
 @pytest.fixture(scope="session")
 def services(monkeypatch_session_env):
-    """Servers shared by the session. A test that needs them empty starts its own."""
+    """Servers shared by the session: each test keeps to topics, tables or databases of its
+    own names (``unique``)."""
     with started_services() as svc:
         monkeypatch_session_env.setenv("TEST_PG_USER", "lakehouse")
         monkeypatch_session_env.setenv("TEST_PG_PASSWORD_FILE", str(svc.password_file))

@@ -14,7 +14,7 @@ from lakehouse.simulator import Simulator, load_preset
 from lakehouse.simulator.systems import RealSystems, real_systems_project, staging_folder
 from tests.conftest import CONF
 from tests.landing import run_ctx
-from tests.services import started_services
+from tests.services import unique
 
 pytestmark = pytest.mark.slow
 
@@ -28,7 +28,9 @@ def _build(spark, project, deliver) -> None:
         pipeline.run(spark, project, run_ctx(f"day-{day}"))
 
 
-def test_gold_from_kafka_and_postgres_equals_gold_from_files(spark, tmp_path, monkeypatch):
+def test_gold_from_kafka_and_postgres_equals_gold_from_files(
+    spark, services, tmp_path, monkeypatch
+):
     monkeypatch.setenv("LAKEHOUSE_GX_VALIDATION", "false")
 
     files = tmp_path / "files"
@@ -39,20 +41,24 @@ def test_gold_from_kafka_and_postgres_equals_gold_from_files(spark, tmp_path, mo
     _build(spark, from_files, sim.simulate_day)
 
     real = tmp_path / "real"
-    # Servers of its own: the overlay's topics and tables must hold only these days.
-    with started_services() as services:
-        monkeypatch.setenv("LAKEHOUSE_ROOT", str(real / "warehouse"))
-        monkeypatch.setenv("LAKEHOUSE_LANDING", str(real / "landing"))
-        monkeypatch.setenv("LAKEHOUSE_TABLES_OVERLAY", "systems/real")
-        monkeypatch.setenv("LAKEHOUSE_KAFKA_BOOTSTRAP", services.bootstrap)
-        monkeypatch.setenv("LAKEHOUSE_PG_URL", services.jdbc_url)
-        monkeypatch.setenv("LAKEHOUSE_PG_USER", "lakehouse")
-        monkeypatch.setenv("LAKEHOUSE_PG_PASSWORD_FILE", str(services.password_file))
-        from_systems = real_systems_project(CONF)
-        staging = staging_folder(real / "landing")
-        staged = Simulator(spark, load_preset("tiny"), landing=staging, seed=SEED)
-        systems = RealSystems(from_systems, real / "landing", seed=SEED, void_share=0.0)
-        _build(spark, from_systems, lambda day: systems.deliver(staging, staged.simulate_day(day)))
+    # Topics and a database of its own on the session's servers: they hold only these days.
+    database = unique("gold_equal")
+    with services.pg() as conn:
+        conn.execute(f"CREATE DATABASE {database}")
+    monkeypatch.setenv("LAKEHOUSE_KAFKA_TOPIC_PREFIX", database)
+    monkeypatch.setenv("LAKEHOUSE_ROOT", str(real / "warehouse"))
+    monkeypatch.setenv("LAKEHOUSE_LANDING", str(real / "landing"))
+    monkeypatch.setenv("LAKEHOUSE_TABLES_OVERLAY", "systems/real")
+    monkeypatch.setenv("LAKEHOUSE_KAFKA_BOOTSTRAP", services.bootstrap)
+    monkeypatch.setenv("LAKEHOUSE_PG_URL", services.jdbc_url.rsplit("/", 1)[0] + "/" + database)
+    monkeypatch.setenv("LAKEHOUSE_PG_USER", "lakehouse")
+    monkeypatch.setenv("LAKEHOUSE_PG_PASSWORD_FILE", str(services.password_file))
+    from_systems = real_systems_project(CONF)
+    staging = staging_folder(real / "landing")
+    staged = Simulator(spark, load_preset("tiny"), landing=staging, seed=SEED)
+    systems = RealSystems(from_systems, real / "landing", seed=SEED, void_share=0.0)
+    _build(spark, from_systems, lambda day: systems.deliver(staging, staged.simulate_day(day)))
+    assert from_systems.table("bronze.orders").spec.source.kafka.topic == f"{database}.orders"
 
     def read(project, ref):
         return spark.read.format("delta").load(project.table_path(project.table(ref)))

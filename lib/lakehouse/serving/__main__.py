@@ -65,10 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     import uvicorn
 
     from lakehouse.serving.app import create_app
-    from lakehouse.serving.queries import SERVED_TABLES
+    from lakehouse.serving.queries import DERIVED, SERVED_TABLES
     from lakehouse.serving.snapshot import GoldReader
 
-    reader = GoldReader(project, SERVED_TABLES)
+    reader = GoldReader(project, SERVED_TABLES, derived=DERIVED)
     started = time.monotonic()
     loaded = reader.warm()  # the first requests should not pay for loading the tables
     print(f"serve: {len(loaded)} gold tables loaded in {time.monotonic() - started:.1f} s")

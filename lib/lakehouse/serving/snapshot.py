@@ -10,16 +10,21 @@ meanwhile.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import pyarrow.dataset as ds
 from deltalake import DeltaTable
 
 from lakehouse.config import Project
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from lakehouse.serving.queries import Derived
 
 # Spark writes timestamps as Parquet INT96, which Arrow reads as nanoseconds by default: the
 # open end of an SCD2 version (9999-12-31) does not fit. Delta's own type is microseconds.
@@ -38,6 +43,7 @@ class PinnedTable:
     version: int
     relation: str | None
     dataset: ds.Dataset | None
+    derived: dict[str, str] = field(default_factory=dict)  # derived table -> its relation
     users: int = 0  # requests reading it now
     retired: bool = False  # a newer version is current: dropped when its last request ends
 
@@ -51,9 +57,17 @@ class GoldReader:
     millisecond, against some 20 ms scanning Parquet through Arrow); a larger one is scanned.
     """
 
-    def __init__(self, project: Project, tables: list[str], max_rows_in_memory: int = 5_000_000):
+    def __init__(
+        self,
+        project: Project,
+        tables: list[str],
+        max_rows_in_memory: int = 5_000_000,
+        derived: Mapping[str, Derived] | None = None,
+    ):
         self.paths = {name: project.table_path(project.table(f"gold.{name}")) for name in tables}
         self.max_rows_in_memory = max_rows_in_memory
+        # Tables computed from a gold table's version when it is loaded (see queries.Derived).
+        self.derived = dict(derived or {})
         self._probes: dict[str, DeltaTable] = {}
         self._pinned: dict[str, PinnedTable] = {}
         self._locks = {name: threading.Lock() for name in tables}
@@ -102,20 +116,28 @@ class GoldReader:
         dataset = DeltaTable(self.paths[name], version=version).to_pyarrow_dataset(
             parquet_read_options=INT96_AS_MICROS
         )
-        if dataset.count_rows() > self.max_rows_in_memory:
-            return PinnedTable(version, None, dataset)
-        # The relation's name is the configured table name and an integer, never client text.
-        relation = f'"{name}@{version}"'
+        in_memory = dataset.count_rows() <= self.max_rows_in_memory
+        # Relation names are the configured table names and an integer, never client text.
+        relation = f'"{name}@{version}"' if in_memory else None
+        derived = {}
         with self._db.cursor() as cursor:
             cursor.register("_source", dataset)
-            cursor.execute(f"CREATE OR REPLACE TABLE {relation} AS SELECT * FROM _source")
+            if relation:
+                cursor.execute(f"CREATE OR REPLACE TABLE {relation} AS SELECT * FROM _source")
+            for derived_name, spec in self.derived.items():
+                if spec.base == name:  # an aggregate: kept in memory even over a scanned table
+                    derived[derived_name] = f'"{name}@{version}:{derived_name}"'
+                    sql = spec.sql.format(base=relation or "_source")
+                    cursor.execute(f"CREATE OR REPLACE TABLE {derived[derived_name]} AS {sql}")
             cursor.unregister("_source")
-        return PinnedTable(version, relation, None)
+        return PinnedTable(version, relation, None if relation else dataset, derived)
 
     def _drop_if_unused(self, pinned: PinnedTable) -> None:
-        if pinned.retired and pinned.users == 0 and pinned.relation:
+        if pinned.retired and pinned.users == 0:
             with self._db.cursor() as cursor:
-                cursor.execute(f"DROP TABLE IF EXISTS {pinned.relation}")
+                for relation in [pinned.relation, *pinned.derived.values()]:
+                    if relation:
+                        cursor.execute(f"DROP TABLE IF EXISTS {relation}")
 
     def snapshot(self) -> Snapshot:
         return Snapshot(self, self._db.cursor())
@@ -130,10 +152,14 @@ class Snapshot:
         self.reader = reader
         self.cursor = cursor
         self.versions: dict[str, int] = {}
+        self._derived_views: set[str] = set()
         self._held: list[tuple[str, PinnedTable]] = []
 
     def _use(self, name: str) -> None:
-        if name in self.versions:
+        if name in self.versions or name in self._derived_views:
+            return
+        if name in self.reader.derived:
+            self._use_derived(name)
             return
         if name not in self.reader.paths:
             raise KeyError(f"not a served table: {name}")
@@ -144,6 +170,14 @@ class Snapshot:
         else:
             self.cursor.register(name, pinned.dataset)
         self.versions[name] = pinned.version
+
+    def _use_derived(self, name: str) -> None:
+        """A derived table at the version of its base this request holds."""
+        spec = self.reader.derived[name]
+        self._use(spec.base)
+        source = next(p for n, p in self._held if n == spec.base).derived[name]
+        self.cursor.execute(f'CREATE TEMP VIEW "{name}" AS SELECT * FROM {source}')
+        self._derived_views.add(name)
 
     def rows(self, sql: str, params: dict[str, Any], tables: list[str]) -> list[dict[str, Any]]:
         """The query's rows as JSON-ready dicts; ``tables`` are the names the SQL reads."""

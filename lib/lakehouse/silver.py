@@ -122,9 +122,8 @@ def merge_latest(
 
 def write_latest(path: str, latest: DataFrame, laid_out: bool = False) -> None:
     """A batch into an empty table, or of keys the table lacks: its latest versions are new
-    rows. Appending them
-    is what a MERGE would do, without the MERGE's first pass, which joins the whole batch
-    with the table only to find that no row matches.
+    rows. Appending them is what a MERGE would do, without the MERGE's first pass, which joins
+    the whole batch with the table only to find that no row matches.
 
     ``laid_out``: the table is partitioned by key date; each day's rows are written by one
     task, so a batch adds one file per day instead of one per day and task."""

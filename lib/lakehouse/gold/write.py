@@ -49,7 +49,9 @@ def replace_keys(
         create_table(spark, path, spec, rows.schema)
     key, grain = list(spec.key), list(spec.row_key)
     # The rows are compared twice (what changed, what is gone): built once, not once per side,
-    # as building them reads the model's inputs.
+    # as building them reads the model's inputs. A caller's cache is left to the caller
+    # (rebuild_whole counts the keys afterwards).
+    owned = not rows.is_cached
     rows = rows.persist()
     current = DeltaTable.forPath(spark, path).toDF().join(keys, on=key, how="left_semi")
     same = reduce(lambda a, b: a & b, (rows[c].eqNullSafe(current[c]) for c in rows.columns))
@@ -79,7 +81,8 @@ def replace_keys(
         )
     finally:
         source.unpersist()
-        rows.unpersist()
+        if owned:
+            rows.unpersist()
 
 
 def nullable(schema: StructType) -> StructType:

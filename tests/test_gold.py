@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
+import pytest
 from chispa import assert_df_equality
 
 from lakehouse import delta_io, gold
@@ -77,6 +78,70 @@ def test_replace_keys_with_no_change_commits_nothing(spark, tmp_path):
     assert delta_io.current_version(spark, path) == version
 
 
+def test_replace_keys_on_a_partitioned_table_reads_only_the_keys_partitions(spark, tmp_path):
+    spec = GoldSpec(
+        inputs={"lines": "silver.order_positions"},
+        key=("order_id",),
+        grain=("order_id", "line_no"),
+        partition_by=("day",),
+        changes={"lines": ("order_id",)},
+        sql="SELECT * FROM lines",
+    )
+    schema = "order_id string, line_no int, day date, qty int"
+    path = str(tmp_path / "fct")
+    first = [("O1", 1, date(2026, 3, 1), 1), ("O1", 2, date(2026, 3, 1), 1)]
+    first += [("O2", 1, date(2026, 3, 2), 5), ("O3", 1, date(2026, 3, 3), 7)]
+    rows = spark.createDataFrame(first, schema)
+    replace_keys(spark, path, rows.select("order_id").distinct(), rows, spec)
+
+    # O1 moves to the 2nd and loses a line; O4 is new. O3's day is not read at all.
+    keys = spark.createDataFrame([("O1",), ("O4",)], "order_id string")
+    rows = spark.createDataFrame(
+        [("O1", 1, date(2026, 3, 2), 2), ("O4", 1, date(2026, 3, 4), 3)], schema
+    )
+    table = spark.read.format("delta").load(path)
+    read = gold.write._rows_of(table, keys, spec)
+    plan = read._jdf.queryExecution().executedPlan().toString()
+    assert re.search(r"PartitionFilters: \[[^\]]*day#\d+ (IN \(2026-03-01\)|= 2026-03-01)", plan), (
+        plan
+    )
+    replace_keys(spark, path, keys, rows, spec)
+
+    out = spark.read.format("delta").load(path)
+    expected = [("O1", 1, date(2026, 3, 2), 2), ("O2", 1, date(2026, 3, 2), 5)]
+    expected += [("O3", 1, date(2026, 3, 3), 7), ("O4", 1, date(2026, 3, 4), 3)]
+    assert sorted(tuple(r) for r in out.select(*rows.columns).collect()) == expected
+
+
+def test_a_change_query_runs_only_when_its_input_changed(spark):
+    from lakehouse.config.model import ChangeQuery
+    from lakehouse.gold.changes import touched_keys
+
+    spec = GoldSpec(
+        inputs={"orders": "silver.orders", "shop": "gold.dim_shop"},
+        key=("order_id",),
+        changes={
+            "orders": ("order_id",),
+            # Fails if it runs: it must not while the shops did not change.
+            "shop": ChangeQuery(
+                "SELECT CAST(raise_error('shop query ran') AS STRING) AS order_id FROM changed"
+            ),
+        },
+        sql="SELECT * FROM orders",
+    )
+    batch = spark.createDataFrame(
+        [("orders", "O1", None), ("orders", "O2", None)],
+        "_input string, orders__order_id string, shop__shop_id string",
+    )
+    offered = {"orders": inputs(spark)["orders"], "shop": spark.range(0)}
+    keys = touched_keys(spark, spec, batch, offered)
+    assert sorted(r.order_id for r in keys.collect()) == ["O1", "O2"]
+
+    with_shop = batch.union(spark.createDataFrame([("shop", None, "S1")], batch.schema))
+    with pytest.raises(Exception, match="shop query ran"):
+        touched_keys(spark, spec, with_shop, offered).collect()
+
+
 def test_building_a_model_keeps_the_batch_keys_cached(spark):
     # The keys of a batch come from SQL over the inputs' views; building the model names
     # those views again. Replacing a view would uncache the keys, and Spark would recompute
@@ -119,6 +184,7 @@ def test_few_key_values_reach_the_scan_as_literals(spark, tmp_path, monkeypatch)
 
 def test_an_input_laid_out_by_key_date_is_read_on_the_keys_days_only(spark):
     from lakehouse.gold.model import key_days
+    from lakehouse.silver_layout import on_days
 
     orders = spark.createDataFrame(
         [("O20260301-1", "C1", date(2026, 3, 1)), ("O20260302-1", "C2", date(2026, 3, 2))],
@@ -127,6 +193,14 @@ def test_an_input_laid_out_by_key_date_is_read_on_the_keys_days_only(spark):
     day_of_id = "try_to_date(substr(order_id, 2, 8), 'yyyyMMdd')"
     by_order = spark.createDataFrame([("O20260302-1",)], "order_id string")
     assert key_days(orders, ("order_id",), ("order_id",), by_order, day_of_id) == [date(2026, 3, 2)]
+    # A fact keyed by order and receipt ids: a receipt's id has no day under the orders'
+    # key_date, so the orders are read on the order's day and where no day could be read.
+    mixed = spark.createDataFrame([("O20260302-1",), ("S010/20260301/7",)], "order_id string")
+    days = key_days(orders, ("order_id",), ("order_id",), mixed, day_of_id)
+    assert sorted(days, key=str) == [date(2026, 3, 2), None]
+    undated = orders.union(spark.createDataFrame([("O?", "C3", None)], orders.schema))
+    read = undated.where(on_days("", days)).select("order_id").collect()
+    assert sorted(r.order_id for r in read) == ["O20260302-1", "O?"]
     # A model keyed by customer cannot tell an order's day from its keys: the whole input.
     by_customer = spark.createDataFrame([("C2",)], "customer_id string")
     assert key_days(orders, ("customer_id",), ("customer_id",), by_customer, day_of_id) is None

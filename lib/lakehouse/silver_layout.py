@@ -37,8 +37,9 @@ def batch_days(latest: DataFrame) -> list[date | None]:
 
 
 def on_days(alias: str, days: list[date | None]) -> Column:
-    """The rows of ``alias`` on ``days`` (a null day included when the batch has one)."""
-    column = F.col(f"{alias}.`{KEY_DATE}`")
+    """The rows of ``alias`` (of the one frame, when empty) on ``days``: a null day included
+    when the days have one."""
+    column = F.col(f"{alias}.`{KEY_DATE}`" if alias else f"`{KEY_DATE}`")
     known = [d for d in days if d is not None]
     condition = column.isin(known) if known else F.lit(False)
     return condition | column.isNull() if None in days else condition

@@ -53,18 +53,31 @@ def changed_rows(batch: DataFrame, alias: str) -> DataFrame:
     )
 
 
+def inputs_in(batch: DataFrame) -> set[str]:
+    """The aliases of the inputs that have rows in a batch of ``change_stream``."""
+    return {row[0] for row in batch.select(_INPUT).distinct().collect()}
+
+
 def touched_keys(
     spark: SparkSession, spec: GoldSpec, batch: DataFrame, inputs: dict[str, DataFrame]
 ) -> DataFrame:
-    """The model keys the batch's changes touch, without nulls or repeats."""
-    if any(isinstance(c, ChangeQuery) for c in spec.changes.values()):
+    """The model keys the batch's changes touch, without nulls or repeats.
+
+    A change query joins an input's changes with whole inputs (a new customer version with
+    every order of the year): it runs only when the batch holds changes of that input, which
+    one look at the batch decides. Otherwise it keeps its place as an empty relation.
+    """
+    queries = [a for a, c in spec.changes.items() if isinstance(c, ChangeQuery)]
+    if queries:
         name_views(spark, inputs)
+        changed = inputs_in(batch)
     parts = []
     for alias, change in spec.changes.items():
         rows = changed_rows(batch, alias)
         if isinstance(change, ChangeQuery):
             name_views(spark, {CHANGED_VIEW: rows})
-            parts.append(spark.sql(change.sql).toDF(*spec.key))
+            keys = spark.sql(change.sql).toDF(*spec.key)
+            parts.append(keys if alias in changed else keys.limit(0))
         else:
             parts.append(
                 rows.select(*(F.expr(e).alias(k) for e, k in zip(change, spec.key, strict=True)))

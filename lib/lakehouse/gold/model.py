@@ -20,7 +20,7 @@ from pyspark.sql.types import (
 )
 
 from lakehouse.config.model import GoldSpec, Scd2Spec
-from lakehouse.silver_layout import KEY_DATE
+from lakehouse.silver_layout import KEY_DATE, on_days
 
 SEQ = "_seq"
 # export of its customer still finds one; the open version is valid until the end of time.
@@ -79,7 +79,7 @@ def build_model(
         if alias in keyed:
             days = key_days(df, spec.changes[alias], spec.key, keys, (key_dates or {}).get(alias))
             if days is not None:
-                df = df.where(F.col(KEY_DATE).isin(days))
+                df = df.where(on_days("", days))
             df = restrict(df, spec.changes[alias], spec.key, keys, values)
         offered[alias] = df
     if spec.transform:
@@ -101,7 +101,9 @@ def key_days(
 
     The keys are renamed to the input's own columns (the model's ``changes`` must name plain
     columns), then its ``key_date`` is computed over them: the same function of the same
-    values gives the same day, so no row of those keys is elsewhere.
+    values gives the same day, so no row of those keys is elsewhere. A key whose day cannot
+    be read (None among the days) can only be on the input's rows without a day: a fact
+    keyed by order and receipt ids reads an order id with the receipts' ``key_date``.
     """
     if not key_date or KEY_DATE not in df.columns:
         return None
@@ -113,9 +115,7 @@ def key_days(
     except AnalysisException:  # it needs columns the model's key does not carry
         return None
     days = [r.day for r in day.distinct().limit(FEW_VALUES + 1).collect()]
-    if len(days) > FEW_VALUES or None in days:
-        return None
-    return days
+    return None if len(days) > FEW_VALUES else days
 
 
 def name_views(spark: SparkSession, views: dict[str, DataFrame]) -> None:

@@ -20,8 +20,8 @@ from lakehouse.gold.model import unknown_member, with_unknown_member
 _PRESENT = "_present"
 
 
-def _partition_filter(spec: GoldSpec, *frames: DataFrame) -> Column | None:
-    """Target-only predicate naming the partitions the rows live in, so MERGE prunes files."""
+def _partition_filter(spec: GoldSpec, *frames: DataFrame, alias: str = "t") -> Column | None:
+    """Predicate naming the partitions the rows live in, so a scan or MERGE prunes files."""
     if not spec.partition_by:
         return None
     values = (
@@ -31,7 +31,7 @@ def _partition_filter(spec: GoldSpec, *frames: DataFrame) -> Column | None:
     for column in spec.partition_by:
         seen = {r[column] for r in values}
         known = [v for v in seen if v is not None]
-        c = F.col(f"t.`{column}`")
+        c = F.col(f"{alias}.`{column}`" if alias else f"`{column}`")
         part = c.isin(known) if known else F.lit(False)
         if None in seen:
             part = part | c.isNull()
@@ -47,13 +47,13 @@ def replace_keys(
     so a rerun over unchanged inputs commits nothing."""
     if not delta_io.exists(spark, path):
         create_table(spark, path, spec, rows.schema)
-    key, grain = list(spec.key), list(spec.row_key)
+    grain = list(spec.row_key)
     # The rows are compared twice (what changed, what is gone): built once, not once per side,
     # as building them reads the model's inputs. A caller's cache is left to the caller
     # (rebuild_whole counts the keys afterwards).
     owned = not rows.is_cached
     rows = rows.persist()
-    current = DeltaTable.forPath(spark, path).toDF().join(keys, on=key, how="left_semi")
+    current = _rows_of(DeltaTable.forPath(spark, path).toDF(), keys, spec).persist()
     same = reduce(lambda a, b: a & b, (rows[c].eqNullSafe(current[c]) for c in rows.columns))
     upserts = rows.join(current, on=same, how="left_anti").withColumn(_PRESENT, F.lit(True))
     gone = reduce(lambda a, b: a & b, (current[c].eqNullSafe(rows[c]) for c in grain))
@@ -81,8 +81,21 @@ def replace_keys(
         )
     finally:
         source.unpersist()
+        current.unpersist()
         if owned:
             rows.unpersist()
+
+
+def _rows_of(table: DataFrame, keys: DataFrame, spec: GoldSpec) -> DataFrame:
+    """The table's rows of ``keys``. A partitioned table is first read for its keys and
+    partition columns alone, to find the partitions those keys live in, so the full rows
+    (compared twice) are read from those partitions only, not from the whole history."""
+    key = list(spec.key)
+    if not spec.partition_by:
+        return table.join(keys, on=key, how="left_semi")
+    located = table.select(*key, *spec.partition_by).join(keys, on=key, how="left_semi")
+    partitions = _partition_filter(spec, located, alias="")
+    return table.where(partitions).join(keys, on=key, how="left_semi")
 
 
 def nullable(schema: StructType) -> StructType:

@@ -207,3 +207,21 @@ def test_an_input_laid_out_by_key_date_is_read_on_the_keys_days_only(spark):
     # An input not laid out by key date has nothing to prune.
     plain = orders.drop("_key_date")
     assert key_days(plain, ("order_id",), ("order_id",), by_order, day_of_id) is None
+
+
+def test_a_weekly_model_is_due_a_week_after_its_last_refresh_commit(spark, tmp_path):
+    from datetime import UTC, timedelta
+
+    from lakehouse import delta_log
+    from lakehouse.gold.schedule import next_refresh
+
+    path = str(tmp_path / "weekly")
+    week = timedelta(days=7)
+    assert next_refresh(spark, path, week) is None  # no table: due now
+    rows = spark.createDataFrame([("O1", 1)], "order_id string, n int")
+    rows.write.format("delta").mode("append").save(path)
+    refreshed = delta_log.commit_info(spark, path, 0)["timestamp"]
+    # An erasure's overwrite is not a refresh: the model stays due from the append.
+    rows.write.format("delta").mode("overwrite").save(path)
+    due = next_refresh(spark, path, week)
+    assert due == datetime.fromtimestamp(refreshed / 1000, UTC) + week

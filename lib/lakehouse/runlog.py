@@ -12,7 +12,9 @@ import socket
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 
+import pyarrow as pa
 from delta.tables import DeltaTable
+from deltalake import write_deltalake
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
@@ -122,6 +124,22 @@ SCHEMA = StructType(
     + [StructField("logged_at", TimestampType(), True)]
 )
 
+# The same columns for delta-rs: Spark's timestamps are instants, and these are UTC.
+ARROW_SCHEMA = pa.schema(
+    [
+        pa.field(
+            f.name,
+            {
+                TimestampType(): pa.timestamp("us", tz="UTC"),
+                DoubleType(): pa.float64(),
+                LongType(): pa.int64(),
+            }.get(f.dataType, pa.string()),
+        )
+        for f in SCHEMA.fields
+    ]
+)
+ERROR_CHARS = 4000  # a Java stack trace can be huge; the head says what failed
+
 
 def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
@@ -143,14 +161,23 @@ class RunLog:
         # running row, must be the latest of the two.
         stamp = now()
         rows = [
-            (*(getattr(e, f.name) for f in fields(LogEntry)), stamp + timedelta(microseconds=i))
+            {
+                **{f.name: getattr(e, f.name) for f in fields(LogEntry)},
+                "error": e.error[:ERROR_CHARS] if e.error else e.error,
+                "logged_at": stamp + timedelta(microseconds=i),
+            }
             for i, e in enumerate(entries)
         ]
-        error_len = 4000  # a Java stack trace can be huge; the head says what failed
-        df = self.spark.createDataFrame(rows, SCHEMA).withColumn(
-            "error", F.substring("error", 1, error_len)
-        )
-        df.write.format("delta").mode("append").save(self.path)
+        local = delta_log.local_path(self.path)
+        if local is None:
+            self.spark.createDataFrame(
+                [tuple(r[f.name] for f in SCHEMA.fields) for r in rows], SCHEMA
+            ).write.format("delta").mode("append").save(self.path)
+            return
+        # A few rows need no Spark job: on a local disk delta-rs commits them in milliseconds,
+        # where Spark's first Delta write in a JVM takes seconds (most of a run with nothing
+        # to do). The table, its log and its readers are Spark's as before.
+        write_deltalake(local, pa.Table.from_pylist(rows, schema=ARROW_SCHEMA), mode="append")
 
     def exists(self) -> bool:
         return DeltaTable.isDeltaTable(self.spark, self.path)

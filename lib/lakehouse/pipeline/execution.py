@@ -81,6 +81,8 @@ def refresh_table(
     version, metrics = commits_since(spark, path, before)
     if version is None:  # a model that wrote nothing yet has no table
         return result.with_(seconds=time.monotonic() - started)
+    if version == before:  # it committed nothing (not due, or equal rows): no count either
+        return result.with_(version=version, seconds=time.monotonic() - started)
     return result.with_(
         rows=spark.read.format("delta").load(path).count(),
         version=version,

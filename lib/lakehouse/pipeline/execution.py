@@ -81,10 +81,10 @@ def refresh_table(
     version, metrics = commits_since(spark, path, before)
     if version is None:  # a model that wrote nothing yet has no table
         return result.with_(seconds=time.monotonic() - started)
-    if version == before:  # it committed nothing (not due, or equal rows): no count either
-        return result.with_(version=version, seconds=time.monotonic() - started)
+    # A table that committed nothing (not due, or equal rows) holds what it held: not counted.
+    committed = version != before
     return result.with_(
-        rows=spark.read.format("delta").load(path).count(),
+        rows=spark.read.format("delta").load(path).count() if committed else None,
         version=version,
         seconds=time.monotonic() - started,
         # What the layer took in (bronze: the landed rows; silver: the stream's rows, before

@@ -26,6 +26,7 @@ from lakehouse.bench.probe import MB, MemorySampler, MergeScan, MergeScans
 from lakehouse.config import Project
 from lakehouse.config.model import LAYERS
 from lakehouse.context import RunContext
+from lakehouse.results import Status
 from lakehouse.simulator import Simulator, load_preset
 from lakehouse.simulator.simulator import MANIFEST_DIR
 
@@ -305,7 +306,7 @@ class Bench:
             )
             step.layers[layer] = round(time.monotonic() - t0, 2)
             step.tables.update({r.ref: round(r.seconds, 2) for r in reports})
-            step.not_due += [r.ref for r in reports if r.note]
+            step.not_due += [r.ref for r in reports if r.status is Status.NOT_DUE]
             self._collect_merges(step)
 
     def submit(self, job: list[str], root: Path, landing: Path) -> None:

@@ -208,6 +208,34 @@ def test_run_log_records_delta_metrics(spark, project, monkeypatch):
     assert second["bronze.orders"]["rows_written"] == 3  # the other day's file, now
 
 
+def test_run_log_rows_committed_without_spark_and_with_it_when_delta_rs_cannot(spark, tmp_path):
+    from lakehouse import delta_log
+
+    def log_into(path):
+        log = runlog.RunLog(spark, str(path))
+        log.ensure()
+        started = datetime(2026, 3, 1, 6, 30)
+        log.append(
+            runlog.LogEntry("r1", "pipeline", runlog.RUNNING, started),
+            runlog.LogEntry("r1", "pipeline", runlog.FAILED, started, error="x" * 5000),
+        )
+        latest = log.latest().where("run_id = 'r1'").collect()
+        assert [(r.status, r.started_at, len(r.error)) for r in latest] == [
+            (runlog.FAILED, started, runlog.ERROR_CHARS)
+        ]
+        return delta_log.commit_info(spark, str(path), delta_log.latest_version(spark, str(path)))
+
+    # A local run log takes its rows from delta-rs: no Spark job.
+    assert log_into(tmp_path / "plain").get("clientVersion", "").startswith("delta-rs")
+    # A table feature delta-rs cannot write: the same rows through Spark.
+    widened = tmp_path / "widened"
+    runlog.RunLog(spark, str(widened)).ensure()
+    spark.sql(
+        f"ALTER TABLE delta.`{widened}` SET TBLPROPERTIES ('delta.enableTypeWidening' = true)"
+    )
+    assert "Apache-Spark" in log_into(widened).get("engineInfo", "")
+
+
 def submit(*args, root, cwd=REPO, timeout=300):
     env = {**os.environ, "LAKEHOUSE_ROOT": str(root)}
     env.pop("LAKEHOUSE_LANDING", None)

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pyarrow as pa
 from delta.tables import DeltaTable
 from deltalake import write_deltalake
+from deltalake.exceptions import CommitFailedError, DeltaProtocolError
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
@@ -169,15 +170,19 @@ class RunLog:
             for i, e in enumerate(entries)
         ]
         local = delta_log.local_path(self.path)
-        if local is None:
-            self.spark.createDataFrame(
-                [tuple(r[f.name] for f in SCHEMA.fields) for r in rows], SCHEMA
-            ).write.format("delta").mode("append").save(self.path)
-            return
-        # A few rows need no Spark job: on a local disk delta-rs commits them in milliseconds,
-        # where Spark's first Delta write in a JVM takes seconds (most of a run with nothing
-        # to do). The table, its log and its readers are Spark's as before.
-        write_deltalake(local, pa.Table.from_pylist(rows, schema=ARROW_SCHEMA), mode="append")
+        if local is not None:
+            # A few rows need no Spark job: on a local disk delta-rs commits them in
+            # milliseconds, where Spark's first Delta write in a JVM takes seconds (most of a
+            # run with nothing to do). The table, its log and its readers are Spark's.
+            try:
+                arrow = pa.Table.from_pylist(rows, schema=ARROW_SCHEMA)
+                write_deltalake(local, arrow, mode="append")
+                return
+            except (CommitFailedError, DeltaProtocolError):
+                pass  # a table feature delta-rs cannot write (type widening ...): Spark can
+        self.spark.createDataFrame(
+            [tuple(r[f.name] for f in SCHEMA.fields) for r in rows], SCHEMA
+        ).write.format("delta").mode("append").save(self.path)
 
     def exists(self) -> bool:
         return DeltaTable.isDeltaTable(self.spark, self.path)

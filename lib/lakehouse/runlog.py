@@ -18,6 +18,7 @@ from deltalake import write_deltalake
 from deltalake.exceptions import CommitFailedError, DeltaProtocolError
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import (
     DoubleType,
     LongType,
@@ -125,20 +126,8 @@ SCHEMA = StructType(
     + [StructField("logged_at", TimestampType(), True)]
 )
 
-# The same columns for delta-rs: Spark's timestamps are instants, and these are UTC.
-ARROW_SCHEMA = pa.schema(
-    [
-        pa.field(
-            f.name,
-            {
-                TimestampType(): pa.timestamp("us", tz="UTC"),
-                DoubleType(): pa.float64(),
-                LongType(): pa.int64(),
-            }.get(f.dataType, pa.string()),
-        )
-        for f in SCHEMA.fields
-    ]
-)
+# The same columns for delta-rs (Spark's timestamps are UTC instants in Arrow too).
+ARROW_SCHEMA = to_arrow_schema(SCHEMA)
 ERROR_CHARS = 4000  # a Java stack trace can be huge; the head says what failed
 
 
@@ -174,8 +163,8 @@ class RunLog:
             # A few rows need no Spark job: on a local disk delta-rs commits them in
             # milliseconds, where Spark's first Delta write in a JVM takes seconds (most of a
             # run with nothing to do). The table, its log and its readers are Spark's.
+            arrow = pa.Table.from_pylist(rows, schema=ARROW_SCHEMA)
             try:
-                arrow = pa.Table.from_pylist(rows, schema=ARROW_SCHEMA)
                 write_deltalake(local, arrow, mode="append")
                 return
             except (CommitFailedError, DeltaProtocolError):

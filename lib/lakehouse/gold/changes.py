@@ -67,8 +67,8 @@ def touched_keys(
     every order of the year): it runs only when the batch holds changes of that input, which
     one look at the batch decides. Otherwise it keeps its place as an empty relation.
     """
-    queries = [a for a, c in spec.changes.items() if isinstance(c, ChangeQuery)]
-    if queries:
+    changed: set[str] = set()
+    if any(isinstance(c, ChangeQuery) for c in spec.changes.values()):
         name_views(spark, inputs)
         changed = inputs_in(batch)
     parts = []

@@ -152,3 +152,25 @@ def test_environment_interpolation(monkeypatch):
 def test_unknown_profile_is_named(project):
     with pytest.raises(ConfigError, match="no profile 'laptop'"):
         project.profile("laptop")
+
+
+@pytest.mark.parametrize(
+    ("edit", "key", "message"),
+    [
+        (lambda d: d.pop("strategy"), "measures", "declare measures with strategy: additive"),
+        (lambda d: d["measures"].__setitem__("sum", ["hour"]), "measures", "a key or derived"),
+        (
+            lambda d: d["changes"].__setitem__("orders", {"sql": "SELECT order_date FROM o"}),
+            "changes",
+            "adds up the changes of exactly one input",
+        ),
+    ],
+)
+def test_an_additive_model_names_what_it_cannot_add_up(conf_copy, edit, key, message):
+    file = conf_copy / "tables" / "gold" / "mart_sales_trend.yaml"
+    _edit(file, edit)
+    with pytest.raises(ConfigError) as err:
+        load_project(conf_copy / "lakehouse.yaml")
+    assert str(file) in str(err.value)
+    assert err.value.key == key
+    assert message in str(err.value)

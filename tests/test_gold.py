@@ -225,3 +225,106 @@ def test_a_weekly_model_is_due_a_week_after_its_last_refresh_commit(spark, tmp_p
     rows.write.format("delta").mode("overwrite").save(path)
     due = next_refresh(spark, path, week)
     assert due == datetime.fromtimestamp(refreshed / 1000, UTC) + week
+
+
+FACT = (
+    "order_id string, order_date date, hour int, channel string, positions bigint, "
+    "order_intake decimal(12,2), revenue decimal(12,2)"
+)
+
+
+def test_an_additive_mart_adds_late_rows_updates_and_deletes_as_a_rebuild_would(
+    spark, project, tmp_path
+):
+    """mart_sales_trend (strategy additive): a late order, an order delivered (updated twice
+    in one run), a group whose only order is deleted, a new day. The refresh reads the fact's
+    changes only, and its result equals the model over the whole fact."""
+    from delta.tables import DeltaTable
+
+    from lakehouse.gold.refresh import refresh
+    from tests.landing import run_ctx
+
+    mart = project.table("gold.mart_sales_trend")
+    assert mart.spec.strategy == "additive" and mart.spec.derived
+    fact_path = project.table_path(project.table("gold.fct_orders"))
+    rows = [
+        ("O1", date(2026, 3, 1), 10, "web", 2, "20.00", "20.00"),
+        ("O2", date(2026, 3, 1), 10, "web", 1, "5.00", "0.00"),
+        ("R1", date(2026, 3, 1), 11, "pos", 3, "9.00", "9.00"),
+        ("O3", date(2026, 3, 2), 9, "web", 1, "7.50", "0.00"),
+    ]
+
+    def frame(data):
+        df = spark.createDataFrame(
+            data,
+            "order_id string, order_date date, hour int, "
+            "channel string, positions bigint, order_intake string, "
+            "revenue string",
+        )
+        return spark.createDataFrame(
+            df.selectExpr(
+                "order_id",
+                "order_date",
+                "hour",
+                "channel",
+                "positions",
+                "CAST(order_intake AS DECIMAL(12,2)) AS order_intake",
+                "CAST(revenue AS DECIMAL(12,2)) AS revenue",
+            ).rdd,
+            FACT,
+        )
+
+    delta_io.ensure_table(spark, fact_path, frame(rows).schema, (), delta_io.CHANGE_FEED)
+    frame(rows).write.format("delta").mode("append").save(fact_path)
+    mart_path = project.table_path(mart)
+
+    def whole():
+        return build_model(
+            spark, mart.spec, {"orders": spark.read.format("delta").load(fact_path)}, None
+        )
+
+    def table():
+        return spark.read.format("delta").load(mart_path)
+
+    refresh(spark, project, mart, run_ctx("day-1"))
+    assert_df_equality(table(), whole(), ignore_row_order=True, ignore_nullable=True)
+    built = delta_io.current_version(spark, mart_path)
+
+    fact = DeltaTable.forPath(spark, fact_path)
+    frame([("O4", date(2026, 3, 1), 10, "web", 4, "40.00", "40.00")]).write.format("delta").mode(
+        "append"
+    ).save(fact_path)  # late: an order of a day already in the mart
+    fact.update("order_id = 'O3'", {"revenue": "CAST(7.50 AS DECIMAL(12,2))"})
+    fact.update("order_id = 'O3'", {"positions": "2"})  # the same order twice in one run
+    fact.delete("order_id = 'R1'")  # the only order of (2026-03-01, 11, pos)
+    frame([("O5", date(2026, 3, 3), 8, "store", 1, "3.00", "3.00")]).write.format("delta").mode(
+        "append"
+    ).save(fact_path)
+
+    result = refresh(spark, project, mart, run_ctx("day-2"))
+
+    assert_df_equality(table(), whole(), ignore_row_order=True, ignore_nullable=True)
+    web = table().where("order_date = '2026-03-01' AND hour = 10").first()
+    assert (web.orders, str(web.revenue), round(float(web.average_order_value), 4)) == (
+        3,
+        "60.00",
+        21.6667,  # 65.00 / 3, from the summed intake: a ratio is derived, not added up
+    )
+    assert table().where("channel = 'pos'").count() == 0  # its group fell to 0 orders: gone
+    # One commit for the run's three keys (days); its MERGE rewrote only changed rows.
+    history = DeltaTable.forPath(spark, mart_path).history().collect()
+    assert [h.operation for h in history if h.version > built] == ["MERGE"]
+    assert result.keys_changed == 3
+    merge = history[0].operationMetrics
+    assert int(merge["numTargetRowsDeleted"]) == 1 and int(merge["numTargetRowsInserted"]) == 1
+
+    # It reads the fact's changes, never the fact: a rewrite that is no change (dataChange
+    # false, as erasure writes) leaves O1 in its day's sums when O4 changes on that day.
+    kept = spark.read.format("delta").load(fact_path).where("order_id <> 'O1'")
+    kept.localCheckpoint().write.format("delta").mode("overwrite").option(
+        "dataChange", "false"
+    ).save(fact_path)
+    fact.update("order_id = 'O4'", {"positions": "5"})
+    refresh(spark, project, mart, run_ctx("day-3"))
+    web = table().where("order_date = '2026-03-01' AND hour = 10").first()
+    assert (web.orders, web.positions) == (3, 2 + 1 + 5)

@@ -209,6 +209,19 @@ class Scd2Spec:
 
 
 @dataclass(frozen=True)
+class MeasuresSpec:
+    """The columns of an additive model that add up over its input's rows, so that a change
+    adds its contribution (new rows) and takes back the old one (deleted or replaced rows)."""
+
+    count: str  # counts the input rows of a row's group: a group that falls to 0 is removed
+    sum: tuple[str, ...] = ()  # sums of integers or decimals (null counts as 0)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return (self.count, *self.sum)
+
+
+@dataclass(frozen=True)
 class GoldSpec:
     key: tuple[str, ...]
     inputs: dict[str, str] = field(default_factory=dict)
@@ -224,9 +237,14 @@ class GoldSpec:
     incremental: bool = True
     # How the rows of the touched keys reach the table: `merge` (only rows that changed are
     # rewritten, one MERGE) or `replace` (the keys' rows overwritten with replaceWhere, no
-    # comparison). Default: replace for a one-column key holding many rows (a day, a month)
-    # when a run touches few of its values, merge otherwise.
-    strategy: Literal["merge", "replace"] | None = None
+    # comparison), or `additive` (``measures`` add the changed input rows' contribution to
+    # the rows there, without re-reading the input). Default: replace for a one-column key
+    # holding many rows (a day, a month) when a run touches few of its values, merge otherwise.
+    strategy: Literal["merge", "replace", "additive"] | None = None
+    measures: MeasuresSpec | None = None
+    # Columns computed from the model's other columns after its SQL: ratios of measures,
+    # which do not add up themselves ("1 - revenue / nullif(order_intake, 0)").
+    derived: dict[str, str] = field(default_factory=dict)
     scd2: Scd2Spec | None = None
     # The "unknown" member: column -> value; columns not named are null.
     unknown: dict[str, str] = field(default_factory=dict)
@@ -246,6 +264,30 @@ class GoldSpec:
     @property
     def refresh_interval(self) -> timedelta | None:
         return parse_interval(self.refresh_every) if self.refresh_every else None
+
+    @property
+    def additive_input(self) -> str:
+        """The input whose changed rows an additive model adds up: the one input that carries
+        the key in its own columns (lookups' changes rebuild the keys they touch)."""
+        return next(a for a, c in self.changes.items() if isinstance(c, tuple))
+
+    def _validate_additive(self, file: str | Path) -> None:
+        if self.sql is None or self.scd2 or self.unknown or not self.incremental:
+            raise ConfigError(
+                file, "strategy", "additive needs sql, an incremental model, no scd2 or unknown"
+            )
+        direct = [a for a, c in self.changes.items() if isinstance(c, tuple)]
+        if len(direct) != 1:
+            raise ConfigError(
+                file,
+                "changes",
+                "an additive model adds up the changes of exactly one input "
+                "named by its key columns; other inputs need change queries",
+            )
+        measures = self.measures.columns
+        clash = set(measures) & set((*self.row_key, *self.derived))
+        if clash or len(set(measures)) < len(measures):
+            raise ConfigError(file, "measures", "a measure is named twice, or is a key or derived")
 
     @property
     def row_key(self) -> tuple[str, ...]:
@@ -276,6 +318,12 @@ class GoldSpec:
             raise ConfigError(
                 file, "strategy", "replace needs a one-column key, no scd2 and no unknown member"
             )
+        if (self.strategy == "additive") != (self.measures is not None):
+            raise ConfigError(
+                file, "measures", "declare measures with strategy: additive, and only with it"
+            )
+        if self.strategy == "additive":
+            self._validate_additive(file)
         if not self.incremental:
             if self.changes:
                 raise ConfigError(file, "changes", "a model rebuilt whole needs no changes")

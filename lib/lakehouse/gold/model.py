@@ -83,9 +83,21 @@ def build_model(
             df = restrict(df, spec.changes[alias], spec.key, keys, values)
         offered[alias] = df
     if spec.transform:
-        return load_transform(spec.transform)(**offered, **spec.params)
-    name_views(spark, offered)
-    return spark.sql(spec.sql)
+        rows = load_transform(spec.transform)(**offered, **spec.params)
+    else:
+        name_views(spark, offered)
+        rows = spark.sql(spec.sql)
+    return with_derived(rows, spec.derived)
+
+
+def with_derived(rows: DataFrame, derived: dict[str, str]) -> DataFrame:
+    """``rows`` with the model's ``derived`` columns (expressions over its other columns)."""
+    if not derived:
+        return rows
+    clash = sorted(set(derived) & set(rows.columns))
+    if clash:
+        raise ValueError(f"derived column {clash[0]!r} is also a column of the model's SQL")
+    return rows.select("*", *(F.expr(e).alias(n) for n, e in derived.items()))
 
 
 def key_days(

@@ -13,6 +13,7 @@ from lakehouse import delta_io, freshness
 from lakehouse.config import Project, Table
 from lakehouse.config.model import GoldSpec
 from lakehouse.context import RunContext
+from lakehouse.gold.additive import refresh_additive
 from lakehouse.gold.catalog import register
 from lakehouse.gold.changes import NEW_VERSION, change_stream, changed_rows, touched_keys
 from lakehouse.gold.model import (
@@ -223,6 +224,10 @@ def refresh(spark: SparkSession, project: Project, table: Table, ctx: RunContext
         try:
             if spec.scd2:
                 changed += refresh_versions(session, project, table, batch, builds_first) or 0
+            elif spec.strategy == "additive":
+                inputs = read_inputs(session, project, spec)
+                dates = key_dates(project, spec)
+                changed += refresh_additive(session, path, spec, batch, inputs, dates)
             else:
                 changed += refresh_keys(session, project, table, batch)
         finally:

@@ -120,15 +120,18 @@ def merge_latest(
     )
 
 
-def write_latest(path: str, latest: DataFrame, laid_out: bool = False) -> None:
+def write_latest(
+    path: str, latest: DataFrame, laid_out: bool = False, monthly: bool = False
+) -> None:
     """A batch into an empty table, or of keys the table lacks: its latest versions are new
     rows. Appending them is what a MERGE would do, without the MERGE's first pass, which joins
     the whole batch with the table only to find that no row matches.
 
-    ``laid_out``: the table is partitioned by key date; each day's rows are written by one
-    task, so a batch adds one file per day instead of one per day and task."""
+    ``laid_out``: the table is partitioned by key date (its month, or its day: ``monthly``);
+    each partition's rows are written by one task, so a batch adds one file per partition
+    instead of one per partition and task."""
     if laid_out:
-        latest = latest.repartition(layout.KEY_DATE)
+        latest = layout.by_partition(latest, monthly)
     latest.write.format("delta").mode("append").save(path)
 
 
@@ -156,6 +159,7 @@ class BatchContext:
     key: pii.HashKey | None
     run_id: str
     laid_out: bool  # the table has the key-date column (silver_layout)
+    monthly: bool  # ... and is partitioned by its month, not its day
 
 
 def process_batch(
@@ -205,10 +209,10 @@ def process_batch(
         good = flagged.where(~leaving).drop(check.RULES, CORRUPT_RECORD)
         good = deletes.rejoin(good, deleted)
         if ctx.laid_out:
-            good = layout.with_key_date(good, ctx.spec)
+            good = layout.with_key_date(good, ctx.spec, ctx.monthly)
         latest = latest_per_key(good, ctx.spec.keys, sequence_columns(ctx.spec))
         if into_empty:
-            write_latest(ctx.path, deletes.without_deletes(latest), ctx.laid_out)
+            write_latest(ctx.path, deletes.without_deletes(latest), ctx.laid_out, ctx.monthly)
         elif deleted is not None:
             newer = newer_than("s", "t", ctx.spec.sequence_by or ARRIVAL_COLUMNS)
             deletes.merge(DeltaTable.forPath(spark, ctx.path), latest, ctx.spec.keys, newer)
@@ -230,10 +234,11 @@ def write_by_days(spark: SparkSession, ctx: BatchContext, latest: DataFrame) -> 
         days = layout.batch_days(latest)
         target = DeltaTable.forPath(spark, ctx.path)
         if not layout.any_key_present(target.toDF(), latest, ctx.spec.keys, days):
-            write_latest(ctx.path, latest, laid_out=True)
+            write_latest(ctx.path, latest, laid_out=True, monthly=ctx.monthly)
             return
         same_day = F.col(f"t.`{layout.KEY_DATE}`").eqNullSafe(F.col(f"s.`{layout.KEY_DATE}`"))
-        merge_latest(target, latest, ctx.spec, layout.on_days("t", days) & same_day)
+        narrow = layout.on_days("t", days, ctx.monthly) & same_day
+        merge_latest(target, latest, ctx.spec, narrow)
     finally:
         latest.unpersist()
 
@@ -261,13 +266,16 @@ def refresh(spark: SparkSession, project: Project, table: Table, ctx: RunContext
             spark,
             path,
             layout.layout_schema(schema),
-            (layout.KEY_DATE,),
+            layout.PARTITION_BY,
             {**delta_io.CHANGE_FEED, **layout.TABLE_PROPERTIES},
         )
     else:
         target = delta_io.ensure_table(spark, path, schema, spec.partition_by, delta_io.CHANGE_FEED)
-    # A table made before its YAML declared key_date keeps its layout until rebuilt.
-    laid_out = bool(spec.key_date) and layout.KEY_DATE in target.toDF().columns
+    # A table made before its YAML declared key_date, or with day partitions, keeps its
+    # layout until rebuilt.
+    columns = target.toDF().columns
+    laid_out = bool(spec.key_date) and layout.KEY_DATE in columns
+    monthly = laid_out and layout.is_monthly(columns)
     quarantine_path = project.quarantine_path(table)
     delta_io.ensure_table(spark, quarantine_path, store.quarantine_schema(schema))
     store.ensure_results_table(spark, project.quality_results_path)
@@ -285,6 +293,7 @@ def refresh(spark: SparkSession, project: Project, table: Table, ctx: RunContext
         key=pii.load_key(ctx.profile, project.pii_key_file) if needs_key else None,
         run_id=ctx.run_id,
         laid_out=laid_out,
+        monthly=monthly,
     )
     counts = Counts()
     stream = (

@@ -3,9 +3,16 @@ the days it touches.
 
 A key such as ``O20260301-0000042`` carries its order's day; ``key_date`` in the table's YAML
 says how to read it. Because it is a function of the key alone, equal keys always fall on the
-same day: the MERGE may then compare days as well as keys, and name the batch's days as
-literals, which Delta turns into partition pruning. A batch whose keys are all absent from
-its days (events, receipts, a new day's stock) is appended, with no MERGE at all.
+same day: the MERGE may then compare days as well as keys, and name the batch's days (and
+their months) as literals, which Delta turns into partition pruning and file skipping. A batch
+whose keys are all absent from its days (events, receipts, a new day's stock) is appended,
+with no MERGE at all.
+
+The table is partitioned by the key date's month (``_key_month``), not its day: a MERGE reads
+the touched months' files, skipping those whose day statistics miss the batch's days, while a
+whole-table read (a change query joining a customer's new version with every order, a
+rebuild) opens a dozen files a year instead of 365. A table made with day partitions keeps
+them (``monthly`` False) until it is rebuilt.
 """
 
 from __future__ import annotations
@@ -19,35 +26,61 @@ from pyspark.sql.types import DateType, StructType
 from lakehouse.config.model import SilverSpec
 
 KEY_DATE = "_key_date"
+KEY_MONTH = "_key_month"
+PARTITION_BY = (KEY_MONTH,)
 # Rewrites mark deleted rows instead of rewriting whole files: a MERGE that updates a few
-# orders of a day leaves the day's file in place.
+# orders of a day leaves the month's file in place.
 TABLE_PROPERTIES = {"delta.enableDeletionVectors": "true"}
 
 
-def with_key_date(df: DataFrame, spec: SilverSpec) -> DataFrame:
-    return df.withColumn(KEY_DATE, F.expr(spec.key_date).try_cast("date"))
+def is_monthly(columns: list[str]) -> bool:
+    """Whether a table (by its columns) is partitioned by month, or by day as it was made."""
+    return KEY_MONTH in columns
+
+
+def with_key_date(df: DataFrame, spec: SilverSpec, monthly: bool = True) -> DataFrame:
+    df = df.withColumn(KEY_DATE, F.expr(spec.key_date).try_cast("date"))
+    return df.withColumn(KEY_MONTH, F.trunc(KEY_DATE, "MM")) if monthly else df
 
 
 def layout_schema(schema: StructType) -> StructType:
-    return StructType([*schema.fields]).add(KEY_DATE, DateType(), True)
+    return StructType([*schema.fields]).add(KEY_DATE, DateType(), True).add(KEY_MONTH, DateType())
+
+
+def by_partition(latest: DataFrame, monthly: bool) -> DataFrame:
+    """Rows to append, one task per partition (one file each), in day order within a month so
+    that the file's row groups can be skipped by day."""
+    if not monthly:
+        return latest.repartition(KEY_DATE)
+    return latest.repartition(KEY_MONTH).sortWithinPartitions(KEY_DATE)
 
 
 def batch_days(latest: DataFrame) -> list[date | None]:
     return [row[0] for row in latest.select(KEY_DATE).distinct().collect()]
 
 
-def on_days(alias: str, days: list[date | None]) -> Column:
+def on_days(alias: str, days: list[date | None], monthly: bool = False) -> Column:
     """The rows of ``alias`` (of the one frame, when empty) on ``days``: a null day included
-    when the days have one."""
-    column = F.col(f"{alias}.`{KEY_DATE}`" if alias else f"`{KEY_DATE}`")
+    when the days have one. ``monthly``: the days' months too, which prunes partitions."""
+
+    def col(name: str) -> Column:
+        return F.col(f"{alias}.`{name}`" if alias else f"`{name}`")
+
+    def among(column: Column, values: list) -> Column:
+        condition = column.isin(values) if values else F.lit(False)
+        return condition | column.isNull() if None in days else condition
+
     known = [d for d in days if d is not None]
-    condition = column.isin(known) if known else F.lit(False)
-    return condition | column.isNull() if None in days else condition
+    condition = among(col(KEY_DATE), known)
+    if monthly:
+        condition = condition & among(col(KEY_MONTH), sorted({d.replace(day=1) for d in known}))
+    return condition
 
 
 def any_key_present(
     target: DataFrame, latest: DataFrame, keys: tuple[str, ...], days: list[date | None]
 ) -> bool:
     """Whether some key of the batch is already in the table, looking only at its days."""
-    existing = target.alias("t").where(on_days("t", days)).select(*keys)
+    monthly = is_monthly(target.columns)
+    existing = target.alias("t").where(on_days("t", days, monthly)).select(*keys)
     return not existing.join(latest.select(*keys), list(keys), "left_semi").isEmpty()

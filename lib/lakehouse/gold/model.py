@@ -20,7 +20,7 @@ from pyspark.sql.types import (
 )
 
 from lakehouse.config.model import GoldSpec, Scd2Spec
-from lakehouse.silver_layout import KEY_DATE, on_days
+from lakehouse.silver_layout import KEY_DATE, is_monthly, on_days
 
 SEQ = "_seq"
 # export of its customer still finds one; the open version is valid until the end of time.
@@ -79,7 +79,7 @@ def build_model(
         if alias in keyed:
             days = key_days(df, spec.changes[alias], spec.key, keys, (key_dates or {}).get(alias))
             if days is not None:
-                df = df.where(on_days("", days))
+                df = df.where(on_days("", days, is_monthly(df.columns)))
             df = restrict(df, spec.changes[alias], spec.key, keys, values)
         offered[alias] = df
     if spec.transform:

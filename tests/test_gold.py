@@ -311,12 +311,12 @@ def test_an_additive_mart_adds_late_rows_updates_and_deletes_as_a_rebuild_would(
         21.6667,  # 65.00 / 3, from the summed intake: a ratio is derived, not added up
     )
     assert table().where("channel = 'pos'").count() == 0  # its group fell to 0 orders: gone
-    # One commit for the run's three keys (days); its MERGE rewrote only changed rows.
+    # One commit for the run's three keys: a model keyed by day replaces the days' rows.
     history = DeltaTable.forPath(spark, mart_path).history().collect()
-    assert [h.operation for h in history if h.version > built] == ["MERGE"]
+    assert [h.operation for h in history if h.version > built] == ["WRITE"]
+    predicate = history[0].operationParameters["predicate"]
+    assert all(d in predicate for d in ("2026-03-01", "2026-03-02", "2026-03-03"))
     assert result.keys_changed == 3
-    merge = history[0].operationMetrics
-    assert int(merge["numTargetRowsDeleted"]) == 1 and int(merge["numTargetRowsInserted"]) == 1
 
     # It reads the fact's changes, never the fact: a rewrite that is no change (dataChange
     # false, as erasure writes) leaves O1 in its day's sums when O4 changes on that day.
@@ -328,3 +328,74 @@ def test_an_additive_mart_adds_late_rows_updates_and_deletes_as_a_rebuild_would(
     refresh(spark, project, mart, run_ctx("day-3"))
     web = table().where("order_date = '2026-03-01' AND hour = 10").first()
     assert (web.orders, web.positions) == (3, 2 + 1 + 5)
+
+
+def test_an_additive_mart_rebuilds_the_keys_a_lookup_change_touches(spark, project):
+    """mart_sales_by_shop adds a new order to its day, and rebuilds the days of a renamed
+    shop from the inputs, in the same run and commit."""
+    from decimal import Decimal
+
+    from delta.tables import DeltaTable
+
+    from lakehouse.gold.refresh import refresh
+    from tests.landing import run_ctx
+
+    mart = project.table("gold.mart_sales_by_shop")
+    paths = {
+        alias: project.table_path(project.table(ref)) for alias, ref in mart.spec.inputs.items()
+    }
+
+    def append(alias, rows, schema):
+        df = spark.createDataFrame(rows, schema)
+        delta_io.ensure_table(spark, paths[alias], df.schema, (), delta_io.CHANGE_FEED)
+        df.write.format("delta").mode("append").save(paths[alias])
+
+    day = date(2026, 3, 1)
+    orders = "order_date date, shop_id string, status string, order_intake decimal(12,2), revenue decimal(12,2)"
+    append(
+        "orders",
+        [
+            (day, "S1", "delivered", Decimal("10.00"), Decimal("10.00")),
+            (day, "S2", "placed", Decimal("4.00"), Decimal("0.00")),
+        ],
+        orders,
+    )
+    append(
+        "shop",
+        [
+            ("S1", "Mitte", "store", "Berlin", "BE", "DE"),
+            ("S2", "Alster", "store", "Hamburg", "HH", "DE"),
+        ],
+        "shop_id string, shop_name string, shop_type string, city string, region string, country string",
+    )
+    append(
+        "calendar",
+        [(day, 2026, 9, date(2026, 2, 23), day, 2026)],
+        "date date, iso_year int, iso_week int, week_start date, month_start date, year int",
+    )
+
+    def table():
+        return spark.read.format("delta").load(project.table_path(mart))
+
+    def whole():
+        read = {a: spark.read.format("delta").load(p) for a, p in paths.items()}
+        return build_model(spark, mart.spec, read, None)
+
+    refresh(spark, project, mart, run_ctx("day-1"))
+    DeltaTable.forPath(spark, paths["shop"]).update("shop_id = 'S1'", {"shop_name": "'Mitte Nord'"})
+    append("orders", [(day, "S2", "delivered", Decimal("6.00"), Decimal("6.00"))], orders)
+    result = refresh(spark, project, mart, run_ctx("day-2"))
+
+    rows = {r.shop_id: r for r in table().collect()}
+    assert (rows["S1"].shop_name, rows["S1"].orders) == ("Mitte Nord", 1)  # rebuilt
+    assert (rows["S2"].orders, str(rows["S2"].revenue), str(rows["S2"].dropped)) == (
+        2,
+        "6.00",
+        "4.00",  # added
+    )
+    assert result.keys_changed == 2
+    assert_df_equality(table(), whole(), ignore_row_order=True, ignore_nullable=True)
+    # Keyed by day and shop: one MERGE, which rewrote the two changed rows only.
+    last = DeltaTable.forPath(spark, project.table_path(mart)).history(1).first()
+    assert last.operation == "MERGE"
+    assert int(last.operationMetrics["numTargetRowsUpdated"]) == 2

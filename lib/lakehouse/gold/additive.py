@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 from lakehouse.config.model import GoldSpec
 from lakehouse.gold.changes import NEW_VERSION, changed_rows, touched_keys
 from lakehouse.gold.model import build_model, few_values, with_derived
-from lakehouse.gold.write import replace_keys
+from lakehouse.gold.write import write_keys
 
 _SIGN = "_sign"
 _CHANGED = "_changed"
@@ -100,8 +100,9 @@ def refresh_additive(
     inputs: dict[str, DataFrame],
     key_dates: dict[str, str],
 ) -> int:
-    """Add the batch's changes to the table at ``path`` in one MERGE; return the keys
-    written. Keys a lookup's change touches are rebuilt from the inputs."""
+    """Add the batch's changes to the table at ``path`` in one commit (a MERGE, or a
+    ``replaceWhere`` of the touched days for a model keyed by day); return the keys written.
+    Keys a lookup's change touches are rebuilt from the inputs."""
     alias = spec.additive_input
     lookups = dataclasses.replace(
         spec, changes={a: c for a, c in spec.changes.items() if a != alias}
@@ -127,9 +128,8 @@ def refresh_additive(
         keys.append(added)
         all_keys = reduce(DataFrame.union, keys).distinct().persist()
         cached.append(all_keys)
-        rows = reduce(lambda a, b: a.unionByName(b), parts)
-        replace_keys(spark, path, all_keys, rows.select(*table.columns), spec)
-        return all_keys.count()
+        rows = reduce(lambda a, b: a.unionByName(b), parts).select(*table.columns)
+        return write_keys(spark, path, spec, all_keys, rows, few_values(all_keys, spec.key))
     finally:
         for df in cached:
             df.unpersist()

@@ -24,13 +24,7 @@ from lakehouse.gold.model import (
     with_unknown_member,
 )
 from lakehouse.gold.schedule import next_refresh
-from lakehouse.gold.write import (
-    ensure_model_table,
-    replace_keys,
-    replace_rows,
-    replace_strategy,
-    write_first,
-)
+from lakehouse.gold.write import ensure_model_table, replace_keys, write_first, write_keys
 from lakehouse.results import RefreshResult, Status
 
 
@@ -163,13 +157,7 @@ def refresh_keys(session: SparkSession, project: Project, table: Table, batch: D
     try:
         literals = few_values(keys, spec.key)  # once: the scans and the strategy both use it
         rows = build_model(session, spec, inputs, keys, key_dates(project, spec), literals)
-        column = spec.key[0]
-        values = literals.get(column) if replace_strategy(spec) else None
-        if values is not None:
-            replace_rows(project.table_path(table), column, values, rows)
-            return len(values)
-        replace_keys(session, project.table_path(table), keys, rows, spec)
-        return keys.count()
+        return write_keys(session, project.table_path(table), spec, keys, rows, literals)
     finally:
         keys.unpersist()
 

@@ -144,10 +144,29 @@ def write_first(spark: SparkSession, path: str, rows: DataFrame, spec: GoldSpec)
 
 
 def replace_strategy(spec: GoldSpec) -> bool:
-    """Whether touched keys are written by replacing their rows (see ``GoldSpec.strategy``)."""
-    if spec.strategy is not None:
+    """Whether touched keys are written by replacing their rows (see ``GoldSpec.strategy``);
+    an additive model's rows are written the same way as another model's of its shape."""
+    if spec.strategy in ("merge", "replace"):
         return spec.strategy == "replace"
     return len(spec.key) == 1 and bool(spec.grain) and not spec.scd2 and not spec.unknown
+
+
+def write_keys(
+    spark: SparkSession,
+    path: str,
+    spec: GoldSpec,
+    keys: DataFrame,
+    rows: DataFrame,
+    literals: dict[str, list],
+) -> int:
+    """Make the table's rows of ``keys`` equal ``rows`` by the model's strategy: replace them
+    (``replaceWhere`` on the key's values, ``literals``) or merge them; return the keys."""
+    values = literals.get(spec.key[0]) if replace_strategy(spec) else None
+    if values is not None:
+        replace_rows(path, spec.key[0], values, rows)
+        return len(values)
+    replace_keys(spark, path, keys, rows, spec)
+    return keys.count()
 
 
 def sql_literal(value: object) -> str:

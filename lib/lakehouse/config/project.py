@@ -7,14 +7,8 @@ from functools import cached_property
 from pathlib import Path
 
 from lakehouse.config.loader import ConfigError, build, read_yaml
-from lakehouse.config.model import (
-    LAYERS,
-    SPEC_BY_LAYER,
-    LakehouseSpec,
-    ProfileSpec,
-    Table,
-    is_table_ref,
-)
+from lakehouse.config.model import LAYERS, SPEC_BY_LAYER, Table, is_table_ref
+from lakehouse.config.settings import LakehouseSpec, ProfileSpec
 from lakehouse.harmonise import HarmonisationSpec, load_harmonisation
 from lakehouse.quality.suite import Suite, load_suite
 

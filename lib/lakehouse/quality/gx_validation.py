@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pyspark.sql import DataFrame
 
-from lakehouse.config.model import QualitySpec
+from lakehouse.config.settings import QualitySpec
 from lakehouse.quality.suite import Suite
 
 # GX contexts are not thread-safe and the runner refreshes tables side by side. Only the

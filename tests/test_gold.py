@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from decimal import Decimal
 
 import pytest
 from chispa import assert_df_equality
@@ -255,24 +256,8 @@ def test_an_additive_mart_adds_late_rows_updates_and_deletes_as_a_rebuild_would(
     ]
 
     def frame(data):
-        df = spark.createDataFrame(
-            data,
-            "order_id string, order_date date, hour int, "
-            "channel string, positions bigint, order_intake string, "
-            "revenue string",
-        )
-        return spark.createDataFrame(
-            df.selectExpr(
-                "order_id",
-                "order_date",
-                "hour",
-                "channel",
-                "positions",
-                "CAST(order_intake AS DECIMAL(12,2)) AS order_intake",
-                "CAST(revenue AS DECIMAL(12,2)) AS revenue",
-            ).rdd,
-            FACT,
-        )
+        # Amounts written as strings above, decimals in the fact.
+        return spark.createDataFrame([(*r[:5], Decimal(r[5]), Decimal(r[6])) for r in data], FACT)
 
     delta_io.ensure_table(spark, fact_path, frame(rows).schema, (), delta_io.CHANGE_FEED)
     frame(rows).write.format("delta").mode("append").save(fact_path)
@@ -333,8 +318,6 @@ def test_an_additive_mart_adds_late_rows_updates_and_deletes_as_a_rebuild_would(
 def test_an_additive_mart_rebuilds_the_keys_a_lookup_change_touches(spark, project):
     """mart_sales_by_shop adds a new order to its day, and rebuilds the days of a renamed
     shop from the inputs, in the same run and commit."""
-    from decimal import Decimal
-
     from delta.tables import DeltaTable
 
     from lakehouse.gold.refresh import refresh

@@ -266,18 +266,23 @@ class GoldSpec:
         return parse_interval(self.refresh_every) if self.refresh_every else None
 
     @property
+    def direct_inputs(self) -> list[str]:
+        """The inputs whose changed rows carry the key in their own columns (not lookups,
+        whose change queries find the keys)."""
+        return [a for a, c in self.changes.items() if isinstance(c, tuple)]
+
+    @property
     def additive_input(self) -> str:
-        """The input whose changed rows an additive model adds up: the one input that carries
-        the key in its own columns (lookups' changes rebuild the keys they touch)."""
-        return next(a for a, c in self.changes.items() if isinstance(c, tuple))
+        """The input whose changed rows an additive model adds up (lookups' changes rebuild
+        the keys they touch)."""
+        return self.direct_inputs[0]
 
     def _validate_additive(self, file: str | Path) -> None:
         if self.sql is None or self.scd2 or self.unknown or not self.incremental:
             raise ConfigError(
                 file, "strategy", "additive needs sql, an incremental model, no scd2 or unknown"
             )
-        direct = [a for a, c in self.changes.items() if isinstance(c, tuple)]
-        if len(direct) != 1:
+        if len(self.direct_inputs) != 1:
             raise ConfigError(
                 file,
                 "changes",
@@ -336,12 +341,10 @@ class GoldSpec:
             raise ConfigError(
                 file, "changes", "declare, for at least one input, the column that carries the key"
             )
-        if self.scd2:
-            direct = [a for a, c in self.changes.items() if isinstance(c, tuple)]
-            if len(direct) != 1 or len(self.changes) != 1:
-                raise ConfigError(
-                    file, "changes", "a model with history reads its versions from one input"
-                )
+        if self.scd2 and (len(self.direct_inputs) != 1 or len(self.changes) != 1):
+            raise ConfigError(
+                file, "changes", "a model with history reads its versions from one input"
+            )
 
 
 SPEC_BY_LAYER = {"bronze": BronzeSpec, "silver": SilverSpec, "gold": GoldSpec}

@@ -15,7 +15,7 @@ from pathlib import Path
 from lakehouse import cli, job, pipeline
 from lakehouse.bench import report
 from lakehouse.bench.figures import Scale
-from lakehouse.bench.harness import Bench
+from lakehouse.bench.harness import OPTIONAL_STEPS, Bench
 
 
 def positive_ints(text: str) -> list[int]:
@@ -57,6 +57,13 @@ def main() -> int:
         help="only simulate the landing areas (a later run reuses them), time nothing",
     )
     p.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=OPTIONAL_STEPS,
+        help="leave this step out (repeatable); the ratios it serves are not reported",
+    )
+    p.add_argument(
         "--out",
         type=Path,
         help="where results.json and results.md go (default <workdir>/results-<time>)",
@@ -96,6 +103,7 @@ def bench(work: job.Work, args, scales: list[Scale]) -> int:
         on_step=save,
         parallelism=args.parallelism,
         profile=work.ctx.profile,
+        skip=args.skip,
     )
     if args.prepare:
         for scale in scales:

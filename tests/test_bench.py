@@ -130,7 +130,10 @@ def test_a_run_that_stopped_reports_its_steps_and_why(tmp_path):
         4096,
         error="increment 2026-03-22 (large): boom",
     )
-    assert report.targets(result) == []  # no ratio from a half-run
+    # Only the ratio whose steps both ran: none from the increments of a half-run.
+    assert [(t.name, t.measured) for t in report.targets(result)] == [
+        ("full initial load / floor", 2.5)
+    ]
     json_file, md_file = report.write([result], tmp_path)
     data = json.loads(json_file.read_text())["scales"][0]
     assert data["error"].endswith("boom") and [s["name"] for s in data["steps"]] == [
@@ -145,3 +148,30 @@ def test_a_run_that_stopped_reports_its_steps_and_why(tmp_path):
         "increment 2026-03-21 (large) left alone, not due by their refresh_every: "
         "gold.mart_recommendations" in text
     )
+
+
+def test_a_run_told_to_skip_the_silver_rebuilds_reports_every_other_ratio(tmp_path):
+    steps = [
+        Step("floor", "-", 10.0, 1000),
+        Step("full_load", "-", 30.0, 1000),
+        Step("increment 2026-03-21", "large", 8.0, 50, live_heap_mb=100),
+        Step("spark_floor", "large", 5.0, 0),
+        Step("nothing_landed", "large", 6.0, 0),
+        Step("naive_rebuild", "large", 40.0, 1050, layers={"silver": 15.0, "gold": 25.0}),
+        Step("full_load_small", "-", 12.0, 100),
+        Step("increment 2026-03-21", "small", 5.0, 50, live_heap_mb=80),
+    ]
+    result = ScaleResult(Scale(positions=1000, history_days=20), {}, steps, 4096)
+    measured = {t.name: t.measured for t in report.targets(result)}
+    assert measured == {
+        "full initial load / floor": 3.0,
+        "daily increment, 10x history / small history": 1.6,
+        "naive rebuild / daily increment": 5.0,
+        "run with nothing landed / Spark start-up floor": 1.2,
+        "driver live heap after a day, large history / small history": 1.25,
+    }
+
+
+def test_only_the_silver_rebuilds_can_be_skipped(tmp_path):
+    with pytest.raises(ValueError, match="naive_rebuild"):
+        Bench(None, None, tmp_path, skip=["naive_rebuild"])

@@ -30,6 +30,10 @@ from lakehouse.results import Status
 from lakehouse.simulator import Simulator, load_preset
 from lakehouse.simulator.simulator import MANIFEST_DIR
 
+# Steps a run may leave out (``--skip``): rebuilds of silver alone, whose ratio is about the
+# quality suites, not the scale; at 10M they take a quarter of the run.
+OPTIONAL_STEPS = ("silver_no_expectations", "silver_spark_checks_only")
+
 Say = Callable[[str], None]
 
 
@@ -81,6 +85,7 @@ class Bench:
         on_step: Callable[[ScaleResult], None] | None = None,
         parallelism: int = pipeline.DEFAULT_PARALLELISM,
         profile: str = "local",
+        skip: Iterable[str] = (),
     ):
         if "://" in str(workdir):
             raise ValueError(f"the bench runs on a local folder, not {workdir}")
@@ -93,6 +98,12 @@ class Bench:
         # side by side they overlap.
         self.parallelism = parallelism
         self.profile = profile
+        unknown = set(skip) - set(OPTIONAL_STEPS)
+        if unknown:
+            raise ValueError(
+                f"only {', '.join(OPTIONAL_STEPS)} can be skipped, not {', '.join(sorted(unknown))}"
+            )
+        self.skip = frozenset(skip)
         self._scans: MergeScans | None = None
         self._paused = 0.0  # seconds of the current step spent reading metrics
 
@@ -185,6 +196,9 @@ class Bench:
             if self.project.settings.quality.great_expectations:
                 rebuilds.append(("silver_spark_checks_only", "checks", ("silver",), without_gx))
             for name, folder, layers, variant in rebuilds:
+                if name in self.skip:
+                    self.say(f"[{scale.positions:,}] {name}: skipped")
+                    continue
                 warehouse = variant(at_root(self.project, home / folder, landing))
                 share_bronze(home / "large", home / folder)
                 body = lambda s, w=warehouse, ls=layers: self.layers(s, w, None, ls)  # noqa: E731

@@ -11,7 +11,7 @@ import pytest
 from lakehouse import pipeline
 from lakehouse.bench import report
 from lakehouse.bench.figures import Scale, ScaleResult, Step
-from lakehouse.bench.harness import Bench, landed_files
+from lakehouse.bench.harness import OPTIONAL_STEPS, Bench, landed_files
 
 # The inventory chain: three sources, an SCD2 dimension and a date-partitioned fact, so
 # appends, MERGEs with and without partitions and the change feed all run, in a tenth of the
@@ -173,5 +173,6 @@ def test_a_run_told_to_skip_the_silver_rebuilds_reports_every_other_ratio(tmp_pa
 
 
 def test_only_the_silver_rebuilds_can_be_skipped(tmp_path):
+    assert Bench(None, None, tmp_path, skip=OPTIONAL_STEPS).skip == set(OPTIONAL_STEPS)
     with pytest.raises(ValueError, match="naive_rebuild"):
         Bench(None, None, tmp_path, skip=["naive_rebuild"])

@@ -12,10 +12,11 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lakehouse import cli, job, pipeline
+from lakehouse import pipeline
 from lakehouse.bench import report
 from lakehouse.bench.figures import Scale
 from lakehouse.bench.harness import OPTIONAL_STEPS, Bench
+from lakehouse.runtime import cli, job
 
 
 def positive_ints(text: str) -> list[int]:

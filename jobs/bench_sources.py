@@ -10,9 +10,9 @@ import re
 import sys
 from pathlib import Path
 
-from lakehouse import cli, job
-from lakehouse.bench import sources
-from lakehouse.sources.secrets import secret
+from lakehouse.bench import source_bench
+from lakehouse.config.secrets import secret
+from lakehouse.runtime import cli, job
 
 
 def main() -> int:
@@ -37,7 +37,7 @@ def bench(work: job.Work, args) -> int:
         password=secret("LAKEHOUSE_PG_PASSWORD", "bench"),
         autocommit=True,
     ) as conn:
-        table = sources.run(
+        table = source_bench.run(
             work.spark,
             work.project,
             work.ctx,

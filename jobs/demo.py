@@ -10,8 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-from lakehouse import cli, job, pipeline
+from lakehouse import pipeline
 from lakehouse.results import RefreshResult
+from lakehouse.runtime import cli, job
 from lakehouse.simulator import Simulator, load_preset
 from lakehouse.simulator.systems import RealSystems, staging_folder
 

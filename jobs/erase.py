@@ -12,7 +12,9 @@ run holds the warehouse.
 import sys
 import time
 
-from lakehouse import cli, erasure, errors, job
+from lakehouse import errors
+from lakehouse.ops import erasure
+from lakehouse.runtime import cli, job
 
 
 def main() -> int:

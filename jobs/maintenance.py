@@ -9,8 +9,10 @@ import json
 import sys
 import time
 
-from lakehouse import errors, job, maintenance, pipeline, runlog
-from lakehouse.cli import parser
+from lakehouse import errors, pipeline
+from lakehouse.ops import maintenance, run_log
+from lakehouse.runtime import job
+from lakehouse.runtime.cli import parser
 
 
 @job.exits
@@ -33,7 +35,7 @@ def main() -> int:
     # The run log is a table too; it grows by a few small files every run.
     targets = [(t.ref, project.table_path(t), maintenance.settings_for(project, t)) for t in tables]
     if not args.table and not args.layer:
-        targets.append(("run_log", runlog.run_log_path(project), ops.maintenance))
+        targets.append(("run_log", run_log.run_log_path(project), ops.maintenance))
     if args.plan:
         for name, _, spec in targets:
             print(f"{name}: {spec}")
@@ -48,15 +50,17 @@ def main() -> int:
 
 
 def run(spark, project, run_id, targets) -> int:
-    log = runlog.RunLog(spark, runlog.run_log_path(project))
+    log = run_log.RunLog(spark, run_log.run_log_path(project))
     log.ensure()
-    started, t0 = runlog.now(), time.monotonic()
+    started, t0 = run_log.now(), time.monotonic()
     log.append(
-        runlog.LogEntry(run_id=run_id, job="maintenance", status=runlog.RUNNING, started_at=started)
+        run_log.LogEntry(
+            run_id=run_id, job="maintenance", status=run_log.RUNNING, started_at=started
+        )
     )
     failed = []
     for name, path, spec in targets:
-        table_started = runlog.now()
+        table_started = run_log.now()
         if not maintenance.DeltaTable.isDeltaTable(spark, path):
             print(f"  -- {name}: no table yet", flush=True)
             continue
@@ -66,40 +70,40 @@ def run(spark, project, run_id, targets) -> int:
             failed.append(name)
             print(f"  !! {name}: {str(exc).splitlines()[0]}", flush=True)
             log.append(
-                runlog.LogEntry(
+                run_log.LogEntry(
                     run_id=run_id,
                     job="maintenance",
-                    status=runlog.FAILED,
+                    status=run_log.FAILED,
                     table=name,
                     started_at=table_started,
-                    ended_at=runlog.now(),
+                    ended_at=run_log.now(),
                     error=str(exc),
                 )
             )
             continue
         print(f"  ok {name}: {result.describe()} ({result.seconds:.1f}s)", flush=True)
         log.append(
-            runlog.LogEntry(
+            run_log.LogEntry(
                 run_id=run_id,
                 job="maintenance",
-                status=runlog.SUCCEEDED,
+                status=run_log.SUCCEEDED,
                 table=name,
                 layer=name.split(".")[0] if "." in name else None,
                 started_at=table_started,
-                ended_at=runlog.now(),
+                ended_at=run_log.now(),
                 seconds=result.seconds,
                 version=result.version,
                 detail=json.dumps({"done": result.describe(), "statistics": result.statistics}),
             )
         )
-    status = runlog.FAILED if failed else runlog.SUCCEEDED
+    status = run_log.FAILED if failed else run_log.SUCCEEDED
     log.append(
-        runlog.LogEntry(
+        run_log.LogEntry(
             run_id=run_id,
             job="maintenance",
             status=status,
             started_at=started,
-            ended_at=runlog.now(),
+            ended_at=run_log.now(),
             seconds=time.monotonic() - t0,
             error=f"failed: {', '.join(failed)}" if failed else None,
         )

@@ -7,8 +7,9 @@ Exit codes: 0 success, 1 error, 2 bad command line or configuration, 3 data-qual
 import sys
 from datetime import date
 
-from lakehouse import cli, errors, job, pipeline
-from lakehouse.pipeline.recorded import run_recorded
+from lakehouse import errors, pipeline
+from lakehouse.ops.recorded_run import run_recorded
+from lakehouse.runtime import cli, job
 
 
 def arguments():
@@ -96,7 +97,9 @@ def main() -> int:
     return job.run(
         "pipeline",
         args,
-        lambda work: run_recorded(work, tables, selection, say, args.parallelism),
+        lambda work: run_recorded(
+            work.spark, work.project, work.ctx, work.lock, tables, selection, say, args.parallelism
+        ),
         configured=(project, ctx),
         wait=args.wait,
         tell=tell,

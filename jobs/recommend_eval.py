@@ -4,8 +4,9 @@ precision@k beside a most-popular baseline."""
 
 import sys
 
-from lakehouse import cli, errors, job
+from lakehouse import errors
 from lakehouse.marts.recommend_eval import evaluate, format_scores
+from lakehouse.runtime import cli, job
 
 MART = "gold.mart_recommendations"
 FACT = "gold.fct_order_positions"

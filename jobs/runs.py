@@ -3,7 +3,9 @@
 import json
 import sys
 
-from lakehouse import cli, errors, job, runlog
+from lakehouse import errors
+from lakehouse.ops import run_log
+from lakehouse.runtime import cli, job
 
 
 def main() -> int:
@@ -17,7 +19,7 @@ def main() -> int:
 
 
 def show(work: job.Work, args) -> int:
-    log = runlog.RunLog(work.spark, runlog.run_log_path(work.project))
+    log = run_log.RunLog(work.spark, run_log.run_log_path(work.project))
     if not log.exists():
         print(f"no runs yet: no run log at {log.path}")
         return errors.EXIT_OK
@@ -31,10 +33,10 @@ def show(work: job.Work, args) -> int:
             print(json.dumps({"kind": "table", **row}, default=str))
         return errors.EXIT_OK
     print(f"last {len(runs)} runs ({log.path})")
-    print(runlog.format_table(runs, runlog.RUN_COLUMNS))
+    print(run_log.format_table(runs, run_log.RUN_COLUMNS))
     if run_id:
         print(f"\ntables of run {run_id}")
-        print(runlog.format_table(tables, runlog.TABLE_COLUMNS))
+        print(run_log.format_table(tables, run_log.TABLE_COLUMNS))
     return errors.EXIT_OK
 
 

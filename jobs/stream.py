@@ -9,8 +9,9 @@ import signal
 import sys
 import threading
 
-from lakehouse import cli, errors, job
-from lakehouse.sources import continuous
+from lakehouse import errors
+from lakehouse.pipeline import continuous
+from lakehouse.runtime import cli, job
 
 
 def main() -> int:

@@ -6,7 +6,9 @@ reads, so its start-up is also the bench's floor for such a run.
 
 import sys
 
-from lakehouse import cli, delta_io, errors, job
+from lakehouse import errors
+from lakehouse.runtime import cli, job
+from lakehouse.storage import delta_tables
 
 
 def main() -> int:
@@ -20,7 +22,7 @@ def main() -> int:
         except KeyError as exc:
             raise job.usage_error(exc) from None
         for table in tables:
-            version = delta_io.current_version(work.spark, work.project.table_path(table))
+            version = delta_tables.current_version(work.spark, work.project.table_path(table))
             print(f"{table.ref} {'-' if version is None else version}")
         return errors.EXIT_OK
 

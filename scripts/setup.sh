@@ -22,7 +22,7 @@ fi
 
 # Spark and Ivy are chatty while resolving; their log is kept for when it fails.
 mkdir -p .cache
-.venv/bin/python -m lakehouse.jars 2>.cache/resolve-jars.log \
+.venv/bin/python -m lakehouse.runtime.jars 2>.cache/resolve-jars.log \
   || { tail -n 30 .cache/resolve-jars.log >&2; echo "setup: resolving the Delta jars failed (log: .cache/resolve-jars.log)" >&2; exit 1; }
 
 # The real source systems (Kafka's jars, Debian's PostgreSQL) for `scripts/services.sh up`

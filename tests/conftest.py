@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse.config import Project, load_project
-from lakehouse.session import build_session
+from lakehouse.runtime.session import build_session
 from tests.services import monkeypatch_session_env, services  # noqa: F401  (real servers)
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.lock import LockBusy, LockOwner, WarehouseLock, lock_path
+from lakehouse.ops.warehouse_lock import LockBusy, LockOwner, WarehouseLock, lock_path
 from tests.test_runner import REPO, small_drop, submit
 
 

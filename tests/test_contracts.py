@@ -8,8 +8,9 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql.types import IntegerType, LongType, StringType, StructField, StructType
 
-from lakehouse import contracts
-from lakehouse.contracts import RESCUED_DATA, Drift, SchemaDriftError
+from lakehouse.bronze import contracts
+from lakehouse.bronze.columns import RESCUED_DATA
+from lakehouse.bronze.contracts import Drift, SchemaDriftError
 
 DECLARED = StructType(
     [

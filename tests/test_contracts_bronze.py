@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from lakehouse import bronze
-from lakehouse.contracts import RESCUED_DATA, SchemaDriftError
+from lakehouse.bronze.columns import RESCUED_DATA
+from lakehouse.bronze.contracts import SchemaDriftError
 from tests.landing import csv, drop, run_ctx
 
 pytestmark = pytest.mark.slow

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse import pipeline, runlog
+from lakehouse import pipeline
 from lakehouse.config import load_project
+from lakehouse.ops import run_log
 from tests.conftest import CONF
 from tests.landing import run_ctx
 from tests.test_pipeline_e2e import day_one
@@ -116,7 +117,7 @@ def test_killed_runs_end_like_one_clean_run(spark, tmp_path, monkeypatch):
         key = "customer_id"
         assert df.groupBy(key).count().where("count > 1").count() == 0
 
-    log = runlog.RunLog(spark, runlog.run_log_path(killed)).latest()
-    abandoned = log.where(f"table IS NULL AND status = '{runlog.ABANDONED}'").count()
+    log = run_log.RunLog(spark, run_log.run_log_path(killed)).latest()
+    abandoned = log.where(f"table IS NULL AND status = '{run_log.ABANDONED}'").count()
     assert abandoned == len(outcomes)
     print("\n".join(f"killed at: {m} (exit {rc})" for m, _, rc in outcomes))

@@ -11,9 +11,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from lakehouse import erasure, pipeline
-from lakehouse.config.model import ErasureSpec
+from lakehouse import pipeline
+from lakehouse.config.tables import ErasureSpec
 from lakehouse.context import RunContext
+from lakehouse.ops import erasure
 from tests.landing import csv, drop, run_ctx
 
 CUSTOMERS = "customer_id,first_name,last_name,email,phone,street,postcode,city,country,birth_date,signup_at,updated_at"

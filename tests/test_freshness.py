@@ -5,19 +5,20 @@ from __future__ import annotations
 
 from datetime import date
 
-from lakehouse import freshness, pipeline
+from lakehouse import pipeline
 from lakehouse.results import Status
+from lakehouse.storage import fingerprint
 from tests.landing import run_ctx
 from tests.test_runner import small_drop
 
 
 def test_brace_patterns_expand_like_hadoop_globs():
-    assert freshness._expand_braces("*{2026-03-01,2026-03-02}*") == [
+    assert fingerprint._expand_braces("*{2026-03-01,2026-03-02}*") == [
         "*2026-03-01*",
         "*2026-03-02*",
     ]
-    assert freshness._expand_braces("*.csv") == ["*.csv"]
-    assert freshness._expand_braces("{a,{b,c}}") is None  # nested: not judged, always runs
+    assert fingerprint._expand_braces("*.csv") == ["*.csv"]
+    assert fingerprint._expand_braces("{a,{b,c}}") is None  # nested: not judged, always runs
 
 
 def test_the_landing_digest_sees_new_and_changed_files_only(spark, tmp_path):
@@ -26,14 +27,14 @@ def test_the_landing_digest_sees_new_and_changed_files_only(spark, tmp_path):
     (root / "orders_2026-03-01.csv").write_text("a\n1\n")
     (root / ".orders_2026-03-02.csv.tmp").write_text("half a file")  # being written
     (root / "_SUCCESS").write_text("")
-    first = freshness.landing_digest(spark, str(root), {})
-    assert freshness.landing_digest(spark, str(root), {"delimiter": ";"}) == first
+    first = fingerprint.landing_digest(spark, str(root), {})
+    assert fingerprint.landing_digest(spark, str(root), {"delimiter": ";"}) == first
     day_one = {"pathGlobFilter": "*{2026-03-01}*"}
     (root / "orders_2026-03-02.csv").write_text("a\n2\n")
-    assert freshness.landing_digest(spark, str(root), {}) != first
+    assert fingerprint.landing_digest(spark, str(root), {}) != first
     # The day's listing does not see the other day's file.
-    assert freshness.landing_digest(spark, str(root), day_one) == first
-    assert freshness.landing_digest(spark, str(root), {"recursiveFileLookup": "true"}) is None
+    assert fingerprint.landing_digest(spark, str(root), day_one) == first
+    assert fingerprint.landing_digest(spark, str(root), {"recursiveFileLookup": "true"}) is None
 
 
 def test_a_run_with_nothing_new_starts_no_job_and_says_up_to_date(spark, project):

@@ -9,9 +9,10 @@ from decimal import Decimal
 import pytest
 from chispa import assert_df_equality
 
-from lakehouse import delta_io, gold
-from lakehouse.config.model import GoldSpec
-from lakehouse.gold import build_model, name_views, replace_keys
+from lakehouse import gold
+from lakehouse.config.tables import GoldSpec
+from lakehouse.gold import build_model, merge_keys, name_views
+from lakehouse.storage import delta_tables
 
 SPEC = GoldSpec(
     inputs={"orders": "silver.orders", "positions": "silver.order_positions"},
@@ -49,10 +50,10 @@ def test_model_restricted_to_changed_keys(spark):
     assert [tuple(r) for r in out.collect()] == [("O2", "placed", 3)]
 
 
-def test_replace_keys_updates_inserts_and_deletes_only_those_keys(spark, tmp_path):
+def test_merge_keys_updates_inserts_and_deletes_only_those_keys(spark, tmp_path):
     path = str(tmp_path / "fct")
     all_keys = spark.createDataFrame([("O1",), ("O2",), ("O3",)], "order_id string")
-    replace_keys(spark, path, all_keys, build_model(spark, SPEC, inputs(spark), None), SPEC)
+    merge_keys(spark, path, all_keys, build_model(spark, SPEC, inputs(spark), None), SPEC)
 
     changed = inputs(spark)
     changed["orders"] = spark.createDataFrame(
@@ -60,7 +61,7 @@ def test_replace_keys_updates_inserts_and_deletes_only_those_keys(spark, tmp_pat
         "order_id string, status string",
     )  # O1 changed, O2 gone, O4 new; O3 is not among the changed keys
     keys = spark.createDataFrame([("O1",), ("O2",), ("O4",)], "order_id string")
-    replace_keys(spark, path, keys, build_model(spark, SPEC, changed, keys), SPEC)
+    merge_keys(spark, path, keys, build_model(spark, SPEC, changed, keys), SPEC)
 
     out = spark.read.format("delta").load(path)
     expected = spark.createDataFrame(
@@ -69,17 +70,17 @@ def test_replace_keys_updates_inserts_and_deletes_only_those_keys(spark, tmp_pat
     assert_df_equality(out, expected, ignore_row_order=True)
 
 
-def test_replace_keys_with_no_change_commits_nothing(spark, tmp_path):
+def test_merge_keys_with_no_change_commits_nothing(spark, tmp_path):
     path = str(tmp_path / "fct")
     keys = spark.createDataFrame([("O1",), ("O2",)], "order_id string")
     rows = build_model(spark, SPEC, inputs(spark), keys)
-    replace_keys(spark, path, keys, rows, SPEC)
-    version = delta_io.current_version(spark, path)
-    replace_keys(spark, path, keys, rows, SPEC)
-    assert delta_io.current_version(spark, path) == version
+    merge_keys(spark, path, keys, rows, SPEC)
+    version = delta_tables.current_version(spark, path)
+    merge_keys(spark, path, keys, rows, SPEC)
+    assert delta_tables.current_version(spark, path) == version
 
 
-def test_replace_keys_on_a_partitioned_table_reads_only_the_keys_partitions(spark, tmp_path):
+def test_merge_keys_on_a_partitioned_table_reads_only_the_keys_partitions(spark, tmp_path):
     spec = GoldSpec(
         inputs={"lines": "silver.order_positions"},
         key=("order_id",),
@@ -93,7 +94,7 @@ def test_replace_keys_on_a_partitioned_table_reads_only_the_keys_partitions(spar
     first = [("O1", 1, date(2026, 3, 1), 1), ("O1", 2, date(2026, 3, 1), 1)]
     first += [("O2", 1, date(2026, 3, 2), 5), ("O3", 1, date(2026, 3, 3), 7)]
     rows = spark.createDataFrame(first, schema)
-    replace_keys(spark, path, rows.select("order_id").distinct(), rows, spec)
+    merge_keys(spark, path, rows.select("order_id").distinct(), rows, spec)
 
     # O1 moves to the 2nd and loses a line; O4 is new. O3's day is not read at all.
     keys = spark.createDataFrame([("O1",), ("O4",)], "order_id string")
@@ -101,12 +102,12 @@ def test_replace_keys_on_a_partitioned_table_reads_only_the_keys_partitions(spar
         [("O1", 1, date(2026, 3, 2), 2), ("O4", 1, date(2026, 3, 4), 3)], schema
     )
     table = spark.read.format("delta").load(path)
-    read = gold.write._rows_of(table, keys, spec)
+    read = gold.writers._rows_of(table, keys, spec)
     plan = read._jdf.queryExecution().executedPlan().toString()
     assert re.search(r"PartitionFilters: \[[^\]]*day#\d+ (IN \(2026-03-01\)|= 2026-03-01)", plan), (
         plan
     )
-    replace_keys(spark, path, keys, rows, spec)
+    merge_keys(spark, path, keys, rows, spec)
 
     out = spark.read.format("delta").load(path)
     expected = [("O1", 1, date(2026, 3, 2), 2), ("O2", 1, date(2026, 3, 2), 5)]
@@ -115,7 +116,7 @@ def test_replace_keys_on_a_partitioned_table_reads_only_the_keys_partitions(spar
 
 
 def test_a_change_query_runs_only_when_its_input_changed(spark):
-    from lakehouse.config.model import ChangeQuery
+    from lakehouse.config.tables import ChangeQuery
     from lakehouse.gold.changes import touched_keys
 
     spec = GoldSpec(
@@ -163,7 +164,7 @@ def test_building_a_model_keeps_the_batch_keys_cached(spark):
 
 
 def test_few_key_values_reach_the_scan_as_literals(spark, tmp_path, monkeypatch):
-    monkeypatch.setattr(gold.model, "FEW_VALUES", 2)
+    monkeypatch.setattr(gold.build, "FEW_VALUES", 2)
     keys = spark.createDataFrame(
         [("O1", 1, datetime(2027, 3, 1)), ("O2", 1, datetime(2027, 3, 1)), ("O3", 2, None)],
         "order_id string, shop int, at timestamp",
@@ -184,8 +185,8 @@ def test_few_key_values_reach_the_scan_as_literals(spark, tmp_path, monkeypatch)
 
 
 def test_an_input_laid_out_by_key_date_is_read_on_the_keys_days_only(spark):
-    from lakehouse.gold.model import key_days
-    from lakehouse.silver_layout import on_days
+    from lakehouse.gold.build import key_dates_of
+    from lakehouse.storage.key_date_layout import on_key_dates
 
     orders = spark.createDataFrame(
         [("O20260301-1", "C1", date(2026, 3, 1)), ("O20260302-1", "C2", date(2026, 3, 2))],
@@ -193,28 +194,30 @@ def test_an_input_laid_out_by_key_date_is_read_on_the_keys_days_only(spark):
     )
     day_of_id = "try_to_date(substr(order_id, 2, 8), 'yyyyMMdd')"
     by_order = spark.createDataFrame([("O20260302-1",)], "order_id string")
-    assert key_days(orders, ("order_id",), ("order_id",), by_order, day_of_id) == [date(2026, 3, 2)]
+    assert key_dates_of(orders, ("order_id",), ("order_id",), by_order, day_of_id) == [
+        date(2026, 3, 2)
+    ]
     # A fact keyed by order and receipt ids: a receipt's id has no day under the orders'
     # key_date, so the orders are read on the order's day and where no day could be read.
     mixed = spark.createDataFrame([("O20260302-1",), ("S010/20260301/7",)], "order_id string")
-    days = key_days(orders, ("order_id",), ("order_id",), mixed, day_of_id)
+    days = key_dates_of(orders, ("order_id",), ("order_id",), mixed, day_of_id)
     assert sorted(days, key=str) == [date(2026, 3, 2), None]
     undated = orders.union(spark.createDataFrame([("O?", "C3", None)], orders.schema))
-    read = undated.where(on_days("", days)).select("order_id").collect()
+    read = undated.where(on_key_dates("", days)).select("order_id").collect()
     assert sorted(r.order_id for r in read) == ["O20260302-1", "O?"]
     # A model keyed by customer cannot tell an order's day from its keys: the whole input.
     by_customer = spark.createDataFrame([("C2",)], "customer_id string")
-    assert key_days(orders, ("customer_id",), ("customer_id",), by_customer, day_of_id) is None
+    assert key_dates_of(orders, ("customer_id",), ("customer_id",), by_customer, day_of_id) is None
     # An input not laid out by key date has nothing to prune.
     plain = orders.drop("_key_date")
-    assert key_days(plain, ("order_id",), ("order_id",), by_order, day_of_id) is None
+    assert key_dates_of(plain, ("order_id",), ("order_id",), by_order, day_of_id) is None
 
 
 def test_a_weekly_model_is_due_a_week_after_its_last_refresh_commit(spark, tmp_path):
     from datetime import UTC, timedelta
 
-    from lakehouse import delta_log
     from lakehouse.gold.schedule import next_refresh
+    from lakehouse.storage import delta_log
 
     path = str(tmp_path / "weekly")
     week = timedelta(days=7)
@@ -259,7 +262,7 @@ def test_an_additive_mart_adds_late_rows_updates_and_deletes_as_a_rebuild_would(
         # Amounts written as strings above, decimals in the fact.
         return spark.createDataFrame([(*r[:5], Decimal(r[5]), Decimal(r[6])) for r in data], FACT)
 
-    delta_io.ensure_table(spark, fact_path, frame(rows).schema, (), delta_io.CHANGE_FEED)
+    delta_tables.ensure_table(spark, fact_path, frame(rows).schema, (), delta_tables.CHANGE_FEED)
     frame(rows).write.format("delta").mode("append").save(fact_path)
     mart_path = project.table_path(mart)
 
@@ -273,7 +276,7 @@ def test_an_additive_mart_adds_late_rows_updates_and_deletes_as_a_rebuild_would(
 
     refresh(spark, project, mart, run_ctx("day-1"))
     assert_df_equality(table(), whole(), ignore_row_order=True, ignore_nullable=True)
-    built = delta_io.current_version(spark, mart_path)
+    built = delta_tables.current_version(spark, mart_path)
 
     fact = DeltaTable.forPath(spark, fact_path)
     frame([("O4", date(2026, 3, 1), 10, "web", 4, "40.00", "40.00")]).write.format("delta").mode(
@@ -330,7 +333,7 @@ def test_an_additive_mart_rebuilds_the_keys_a_lookup_change_touches(spark, proje
 
     def append(alias, rows, schema):
         df = spark.createDataFrame(rows, schema)
-        delta_io.ensure_table(spark, paths[alias], df.schema, (), delta_io.CHANGE_FEED)
+        delta_tables.ensure_table(spark, paths[alias], df.schema, (), delta_tables.CHANGE_FEED)
         df.write.format("delta").mode("append").save(paths[alias])
 
     day = date(2026, 3, 1)

@@ -8,7 +8,7 @@ from datetime import datetime
 from chispa import assert_df_equality
 
 from lakehouse import gold
-from lakehouse.config.model import Scd2Spec
+from lakehouse.config.tables import Scd2Spec
 from lakehouse.marts.recommendations import recommend
 
 SCD2 = Scd2Spec(valid_from="valid_from", track=("city",), version_key="customer_sk")

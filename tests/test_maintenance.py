@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse import maintenance
 from lakehouse.config import ConfigError
 from lakehouse.config.loader import build
-from lakehouse.config.model import MaintenanceSpec
+from lakehouse.config.tables import MaintenanceSpec
+from lakehouse.ops import maintenance
 
 
 def small_table(spark, path, appends=3):

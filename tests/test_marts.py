@@ -14,8 +14,9 @@ from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 from pyspark.sql.types import _parse_datatype_string
 
-from lakehouse import delta_io, gold
+from lakehouse import gold
 from lakehouse.results import RefreshResult, Status
+from lakehouse.storage import delta_tables
 from tests.landing import run_ctx
 
 pytestmark = pytest.mark.slow
@@ -134,7 +135,7 @@ def land_silver(spark, project, day):
     for ref, (keys, schema) in SILVER.items():
         path = project.table_path(project.table(ref))
         rows = _rows(spark, schema, DAYS[day].get(ref, []))
-        delta_io.ensure_table(spark, path, rows.schema, (), delta_io.CHANGE_FEED)
+        delta_tables.ensure_table(spark, path, rows.schema, (), delta_tables.CHANGE_FEED)
         if ref in DAYS[day]:
             on = " AND ".join(f"t.{k} = s.{k}" for k in keys)
             DeltaTable.forPath(spark, path).alias("t").merge(
@@ -310,11 +311,11 @@ def test_daily_runs_match_silver_and_a_full_rebuild(spark, project):
         results = refresh_gold(spark, project, f"day-{day}")
         timings.append(time.monotonic() - started)
         if day == 0:
-            built = delta_io.current_version(spark, weekly_path)
+            built = delta_tables.current_version(spark, weekly_path)
         else:  # built on day 0, not due for a week: left alone, its changes wait
             assert results[weekly.ref].not_due_until is not None
             assert results[weekly.ref].status is Status.NOT_DUE
-            assert delta_io.current_version(spark, weekly_path) == built
+            assert delta_tables.current_version(spark, weekly_path) == built
     # The runner's --refresh-now: the weekly model catches up on the days it waited for.
     caught_up = refresh_gold(spark, project, "refresh-now", refresh_now=True)
     assert caught_up[weekly.ref].not_due_until is None

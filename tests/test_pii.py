@@ -9,9 +9,10 @@ import stat
 
 import pytest
 
-from lakehouse import pii, pipeline
-from lakehouse.config.model import PiiPolicy
-from lakehouse.harmonise import Harmonisers
+from lakehouse import pipeline
+from lakehouse.config.tables import PiiPolicy
+from lakehouse.silver import pii
+from lakehouse.silver.harmonise import Harmonisers
 from tests.landing import run_ctx
 
 KEY = pii.HashKey(b"test-key-not-a-secret")

@@ -7,8 +7,9 @@ from decimal import Decimal
 import pytest
 from delta.tables import DeltaTable
 
-from lakehouse import delta_io, pipeline
-from lakehouse.bronze import CORRUPT_RECORD
+from lakehouse import pipeline
+from lakehouse.bronze.columns import CORRUPT_RECORD
+from lakehouse.storage import delta_tables
 from tests.landing import csv, drop, run_ctx
 
 pytestmark = pytest.mark.slow
@@ -123,7 +124,7 @@ def read(spark, project, ref):
 
 def versions(spark, project):
     return {
-        ref: delta_io.current_version(spark, project.table_path(table))
+        ref: delta_tables.current_version(spark, project.table_path(table))
         for ref, table in project.tables.items()
     }
 

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse import job, pii
-from lakehouse.cli import parser
+from lakehouse.runtime import job
+from lakehouse.runtime.cli import parser
+from lakehouse.silver import pii
 
 REPO = Path(__file__).resolve().parents[1]
 

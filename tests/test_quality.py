@@ -10,11 +10,12 @@ import pytest
 import yaml
 from chispa import assert_df_equality
 
-from lakehouse import bronze, delta_io, silver
+from lakehouse import bronze, silver
 from lakehouse.config import ConfigError, load_project
+from lakehouse.config.expectations import Suite, load_suite
 from lakehouse.errors import DataQualityError
-from lakehouse.quality import check, gx_validation
-from lakehouse.quality.suite import Suite, load_suite
+from lakehouse.silver.quality import check, gx_validation
+from lakehouse.storage import delta_tables
 from tests.conftest import REPO
 from tests.landing import csv, drop, run_ctx
 
@@ -253,7 +254,7 @@ def test_quarantine_results_and_rerun(spark, quality_project):
     ).exists()
 
     versions = {
-        p: delta_io.current_version(spark, p)
+        p: delta_tables.current_version(spark, p)
         for p in (
             project.table_path(table),
             project.quarantine_path(table),
@@ -262,7 +263,7 @@ def test_quarantine_results_and_rerun(spark, quality_project):
     }
     refresh_orders(spark, project, "run-2")
     assert read(spark, project.quarantine_path(table)).count() == 3
-    assert {p: delta_io.current_version(spark, p) for p in versions} == versions
+    assert {p: delta_tables.current_version(spark, p) for p in versions} == versions
 
 
 def test_fail_action_stops_before_anything_is_written(spark, quality_project):
@@ -296,7 +297,7 @@ def test_threshold_turns_quarantine_into_failure(spark, quality_project):
 
 
 def test_harmonised_values(spark, project):
-    from lakehouse.harmonise import Harmonisers
+    from lakehouse.silver.harmonise import Harmonisers
 
     h = Harmonisers(project.harmonisation)
     df = spark.createDataFrame(

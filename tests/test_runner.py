@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse import bronze, delta_io, pipeline, runlog
+from lakehouse import bronze, pipeline
 from lakehouse.errors import DataQualityError
+from lakehouse.ops import run_log
 from lakehouse.results import RefreshResult, Status
+from lakehouse.storage import exactly_once
 from tests.landing import csv, drop, run_ctx
 from tests.test_pipeline_e2e import ORDERS, POSITIONS
 
@@ -145,7 +147,7 @@ def test_an_error_raised_in_a_micro_batch_reaches_the_caller_as_itself(spark, tm
 
     # Spark alone would hand back a StreamingQueryException with the text only.
     with pytest.raises(DataQualityError, match="3 rows break"):
-        delta_io.for_each_batch_exactly_once(writer, "test", fail)
+        exactly_once.for_each_batch_exactly_once(writer, "test", fail)
 
 
 def small_drop(project, day="2026-03-01"):
@@ -171,19 +173,23 @@ def small_drop(project, day="2026-03-01"):
 def test_run_log_records_delta_metrics(spark, project, monkeypatch):
     small_drop(project)
     small_drop(project, "2026-03-02")
-    log = runlog.RunLog(spark, runlog.run_log_path(project))
+    log = run_log.RunLog(spark, run_log.run_log_path(project))
     log.ensure()
     selection = pipeline.Selection(tables=("silver.orders",), upstream=True)
     tables = pipeline.select(project, selection)
     first_day = run_ctx("r1", days=(date(2026, 3, 1),))
-    reports = pipeline.run(spark, project, first_day, tables=tables, log=log)
+    pending = run_log.Pending(log)
+    reports = pipeline.run(
+        spark, project, first_day, tables=tables, on_finished=pending.recorder("r1")
+    )
+    pending.flush()
     by_ref = {r.ref: r for r in reports}
     # Only the first day's file was listed; the second stays for a later run.
     assert by_ref["bronze.orders"].rows_written == 3
     assert by_ref["silver.orders"].rows_written == 2  # O1 twice: latest wins, one row
     assert by_ref["silver.orders"].rows_read == 3
     logged = {r["table"]: r for r in log.tables_of("r1")}
-    assert logged["silver.orders"]["status"] == runlog.SUCCEEDED
+    assert logged["silver.orders"]["status"] == run_log.SUCCEEDED
     assert logged["silver.orders"]["rows_written"] == 2
     assert logged["silver.orders"]["version"] == by_ref["silver.orders"].version
 
@@ -196,12 +202,15 @@ def test_run_log_records_delta_metrics(spark, project, monkeypatch):
         project, pipeline.Selection(tables=("bronze.orders",), downstream=True)
     )
     with pytest.raises(pipeline.PipelineFailed) as failed:
-        pipeline.run(spark, project, run_ctx("r2"), tables=tables, log=log)
+        pipeline.run(
+            spark, project, run_ctx("r2"), tables=tables, on_finished=pending.recorder("r2")
+        )
+    pending.flush()
     assert failed.value.data_quality
     status = {r.ref: r.status for r in failed.value.reports}
-    assert status["bronze.orders"] == runlog.SUCCEEDED
-    assert status["silver.orders"] == runlog.DATA_QUALITY_FAILED
-    assert status["gold.fct_orders"] == runlog.SKIPPED
+    assert status["bronze.orders"] == run_log.SUCCEEDED
+    assert status["silver.orders"] == run_log.DATA_QUALITY_FAILED
+    assert status["gold.fct_orders"] == run_log.SKIPPED
     assert {r["table"]: r["status"] for r in log.tables_of("r2")} == status
     assert by_ref["bronze.orders"].rows_written == 3
     second = {r["table"]: r for r in log.tables_of("r2")}
@@ -209,19 +218,19 @@ def test_run_log_records_delta_metrics(spark, project, monkeypatch):
 
 
 def test_run_log_rows_committed_without_spark_and_with_it_when_delta_rs_cannot(spark, tmp_path):
-    from lakehouse import delta_log
+    from lakehouse.storage import delta_log
 
     def log_into(path):
-        log = runlog.RunLog(spark, str(path))
+        log = run_log.RunLog(spark, str(path))
         log.ensure()
         started = datetime(2026, 3, 1, 6, 30)
         log.append(
-            runlog.LogEntry("r1", "pipeline", runlog.RUNNING, started),
-            runlog.LogEntry("r1", "pipeline", runlog.FAILED, started, error="x" * 5000),
+            run_log.LogEntry("r1", "pipeline", run_log.RUNNING, started),
+            run_log.LogEntry("r1", "pipeline", run_log.FAILED, started, error="x" * 5000),
         )
         latest = log.latest().where("run_id = 'r1'").collect()
         assert [(r.status, r.started_at, len(r.error)) for r in latest] == [
-            (runlog.FAILED, started, runlog.ERROR_CHARS)
+            (run_log.FAILED, started, run_log.ERROR_CHARS)
         ]
         return delta_log.commit_info(spark, str(path), delta_log.latest_version(spark, str(path)))
 
@@ -229,7 +238,7 @@ def test_run_log_rows_committed_without_spark_and_with_it_when_delta_rs_cannot(s
     assert log_into(tmp_path / "plain").get("clientVersion", "").startswith("delta-rs")
     # A table feature delta-rs cannot write: the same rows through Spark.
     widened = tmp_path / "widened"
-    runlog.RunLog(spark, str(widened)).ensure()
+    run_log.RunLog(spark, str(widened)).ensure()
     spark.sql(
         f"ALTER TABLE delta.`{widened}` SET TBLPROPERTIES ('delta.enableTypeWidening' = true)"
     )

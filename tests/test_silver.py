@@ -7,17 +7,12 @@ from datetime import datetime
 from chispa import assert_df_equality
 from delta.tables import DeltaTable
 
-from lakehouse import delta_io
-from lakehouse.bronze import CORRUPT_RECORD
-from lakehouse.config.model import ColumnSpec, SilverSpec
-from lakehouse.silver import (
-    conform,
-    latest_per_key,
-    merge_latest,
-    sequence_columns,
-    silver_schema,
-    split_rejected,
-)
+from lakehouse.bronze.columns import CORRUPT_RECORD
+from lakehouse.config.tables import ColumnSpec, SilverSpec
+from lakehouse.silver.conform import conform, sequence_columns, silver_schema
+from lakehouse.silver.latest import latest_per_key, merge_latest
+from lakehouse.silver.micro_batch import split_rejected
+from lakehouse.storage import delta_tables
 
 SPEC = SilverSpec(
     source="bronze.orders",
@@ -97,7 +92,7 @@ def test_latest_per_key_prefers_sequence_then_arrival(spark):
 
 def test_merge_never_lets_an_older_version_win(spark, tmp_path):
     path = str(tmp_path / "orders")
-    delta_io.ensure_table(spark, path, silver_schema(SPEC))
+    delta_tables.ensure_table(spark, path, silver_schema(SPEC))
     target = DeltaTable.forPath(spark, path)
 
     def merge(rows):
@@ -129,7 +124,7 @@ def test_without_sequence_column_the_last_arrival_wins(spark, tmp_path):
         columns={"order_id": ColumnSpec("string"), "status": ColumnSpec("string")},
     )
     path = str(tmp_path / "stock")
-    delta_io.ensure_table(spark, path, silver_schema(spec))
+    delta_tables.ensure_table(spark, path, silver_schema(spec))
     target = DeltaTable.forPath(spark, path)
     # Same ingestion time and file modification time: the file name and line decide.
     for rows in (

@@ -6,7 +6,7 @@ from __future__ import annotations
 from delta.tables import DeltaTable
 
 from lakehouse import pipeline
-from lakehouse.silver_layout import KEY_DATE, KEY_MONTH
+from lakehouse.storage.key_date_layout import KEY_DATE_COLUMN, KEY_MONTH_COLUMN
 from tests.landing import csv, drop, run_ctx
 from tests.test_pipeline_e2e import ORDERS
 
@@ -55,7 +55,7 @@ def test_new_days_are_appended_and_an_update_merges_only_its_day(spark, project)
     refresh_orders(spark, project, "day-3")
 
     table = DeltaTable.forPath(spark, path)
-    assert table.detail().first()["partitionColumns"] == [KEY_MONTH]
+    assert table.detail().first()["partitionColumns"] == [KEY_MONTH_COLUMN]
     commits = table.history().orderBy("version").collect()
     operations = [c["operation"] for c in commits]
     # Created, the first batch appended, the second (all new keys) appended, the third merged.
@@ -69,32 +69,32 @@ def test_new_days_are_appended_and_an_update_merges_only_its_day(spark, project)
     assert int(merge["operationMetrics"]["numTargetFilesRemoved"]) == 0
     predicate = merge["operationParameters"]["predicate"]
     assert "2026-03-01" in predicate and "2026-03-03" in predicate and "2026-03-02" not in predicate
-    assert KEY_MONTH in predicate
+    assert KEY_MONTH_COLUMN in predicate
 
     rows = {r.order_id: r for r in spark.read.format("delta").load(path).collect()}
     assert rows["O20260301-0000001"].status == "paid"
-    assert str(rows["O20260303-0000001"][KEY_DATE]) == "2026-03-03"
-    assert str(rows["O20260303-0000001"][KEY_MONTH]) == "2026-03-01"
-    assert rows["BROKEN-ID"][KEY_DATE] is None
+    assert str(rows["O20260303-0000001"][KEY_DATE_COLUMN]) == "2026-03-03"
+    assert str(rows["O20260303-0000001"][KEY_MONTH_COLUMN]) == "2026-03-01"
+    assert rows["BROKEN-ID"][KEY_DATE_COLUMN] is None
     assert len(rows) == 11
 
 
 def test_a_table_made_with_day_partitions_keeps_them(spark, project):
     """A warehouse from before the month layout: its day-partitioned silver table takes new
     days and updates as before, without the month column."""
-    from lakehouse import delta_io, silver_layout
-    from lakehouse.silver import silver_schema
+    from lakehouse.silver.conform import silver_schema
+    from lakehouse.storage import delta_tables, key_date_layout
 
     table = project.table("silver.orders")
     path = project.table_path(table)
-    schema = silver_layout.layout_schema(silver_schema(table.spec))
-    day_schema = type(schema)([f for f in schema.fields if f.name != KEY_MONTH])
-    delta_io.ensure_table(
+    schema = key_date_layout.layout_schema(silver_schema(table.spec))
+    day_schema = type(schema)([f for f in schema.fields if f.name != KEY_MONTH_COLUMN])
+    delta_tables.ensure_table(
         spark,
         path,
         day_schema,
-        (KEY_DATE,),
-        {**delta_io.CHANGE_FEED, **silver_layout.TABLE_PROPERTIES},
+        (KEY_DATE_COLUMN,),
+        {**delta_tables.CHANGE_FEED, **key_date_layout.TABLE_PROPERTIES},
     )
     for day, rows in (
         ("2026-03-01", [order("O20260301-0000001", "placed", "2026-03-01T10:00:00Z")]),
@@ -110,8 +110,8 @@ def test_a_table_made_with_day_partitions_keeps_them(spark, project):
         refresh_orders(spark, project, f"day-{day}")
 
     table = DeltaTable.forPath(spark, path)
-    assert table.detail().first()["partitionColumns"] == [KEY_DATE]
-    assert KEY_MONTH not in table.toDF().columns
+    assert table.detail().first()["partitionColumns"] == [KEY_DATE_COLUMN]
+    assert KEY_MONTH_COLUMN not in table.toDF().columns
     statuses = {r.order_id: r.status for r in table.toDF().collect()}
     assert statuses == {"O20260301-0000001": "paid", "O20260302-0000001": "placed"}
     assert table.history(1).first()["operation"] == "MERGE"

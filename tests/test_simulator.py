@@ -17,8 +17,8 @@ import pytest
 from pyspark.sql import functions as F
 
 from lakehouse.simulator import Simulator, load_preset
-from lakehouse.simulator.contract import load_contract
-from lakehouse.simulator.model import last_at_most
+from lakehouse.simulator.feeds import load_contract
+from lakehouse.simulator.source_model import last_at_most
 
 SEED = 42
 DAYS = 3

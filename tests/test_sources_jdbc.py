@@ -8,10 +8,11 @@ from datetime import datetime
 
 import pytest
 
-from lakehouse import bronze, pipeline, runlog, silver
+from lakehouse import bronze, pipeline, silver
+from lakehouse.bronze import jdbc
 from lakehouse.config import load_project
+from lakehouse.ops import run_log
 from lakehouse.results import Status
-from lakehouse.sources import jdbc
 from tests.landing import run_ctx
 from tests.services import free_port, unique
 
@@ -133,7 +134,7 @@ def test_a_row_deleted_in_the_database_leaves_silver(
         run_ctx("run-1"),
         tables=[project.table("bronze.db_sales"), project.table("silver.db_sales")],
     )
-    assert all(r.status == runlog.SUCCEEDED for r in run)
+    assert all(r.status == run_log.SUCCEEDED for r in run)
     assert landed(spark, project, "silver.db_sales").count() == 3
 
     with services.pg() as conn:
@@ -170,9 +171,9 @@ def test_a_database_that_is_down_fails_its_table_naming_host_and_port(
         pipeline.run(spark, project, run_ctx("run-1"), tables=tables)
 
     by_ref = {r.ref: r for r in failed.value.reports}
-    assert by_ref["bronze.db_sales"].status == runlog.SUCCEEDED
+    assert by_ref["bronze.db_sales"].status == run_log.SUCCEEDED
     down = by_ref["bronze.db_down"]
-    assert down.status == runlog.FAILED
+    assert down.status == run_log.FAILED
     assert f"127.0.0.1:{closed}" in down.error and "bronze.db_down" in down.error
     assert services.password_file.read_text().strip() not in down.error
 

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from lakehouse import bronze
+from lakehouse.bronze import kafka
 from lakehouse.config import load_project
 from lakehouse.results import Status
-from lakehouse.sources import kafka
 from tests.landing import run_ctx
 from tests.services import unique
 

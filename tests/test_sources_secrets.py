@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lakehouse.sources import secrets
+from lakehouse.config import secrets
 
 
 def test_a_secret_is_read_from_its_variable_or_the_file_its_FILE_variable_names(

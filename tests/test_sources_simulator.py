@@ -9,7 +9,8 @@ import json
 
 import pytest
 
-from lakehouse import pipeline, runlog
+from lakehouse import pipeline
+from lakehouse.ops import run_log
 from lakehouse.simulator import Simulator, load_preset
 from lakehouse.simulator.systems import RealSystems, real_systems_project, staging_folder
 from tests.conftest import CONF
@@ -48,7 +49,7 @@ def test_simulated_days_delivered_to_kafka_and_postgres_land_whole(
     bronze_refs = [f"bronze.{n}" for n in KAFKA_FEEDS] + ["bronze.shops"]
     tables = pipeline.select(project, selection) + [project.table(r) for r in bronze_refs]
     reports = pipeline.run(spark, project, run_ctx("day0"), tables=tables)
-    assert all(r.status == runlog.SUCCEEDED for r in reports)
+    assert all(r.status == run_log.SUCCEEDED for r in reports)
 
     def bronze(name):
         return spark.read.format("delta").load(project.table_path(project.table(f"bronze.{name}")))

@@ -11,6 +11,11 @@ class DataQualityError(RuntimeError):
     """
 
 
+class SourceUnavailable(RuntimeError):
+    """A source system (a broker, a database) could not be reached or read: an outage, not
+    bad data."""
+
+
 # What a job's exit code tells an orchestrator. 2 is also argparse's code for a bad command line.
 EXIT_OK = 0
 EXIT_ERROR = 1  # a bug or an outage: look at the log, retrying may help

@@ -20,15 +20,16 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from lakehouse import bronze, hadoop_fs, pipeline
+from lakehouse import bronze, pipeline
 from lakehouse.bench.figures import Scale, ScaleResult, Step, simulator_overrides
 from lakehouse.bench.probe import MB, MemorySampler, MergeScan, MergeScans
 from lakehouse.config import Project
-from lakehouse.config.model import LAYERS
+from lakehouse.config.tables import LAYERS
 from lakehouse.context import RunContext
 from lakehouse.results import Status
 from lakehouse.simulator import Simulator, load_preset
 from lakehouse.simulator.simulator import MANIFEST_DIR
+from lakehouse.storage import hadoop_fs
 
 # Steps a run may leave out (``--skip``): rebuilds of silver alone, whose ratio is about the
 # quality suites, not the scale; at 10M they take a quarter of the run.

@@ -6,11 +6,11 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from lakehouse.config.expectations import Suite, load_suite
+from lakehouse.config.harmonisation import HarmonisationSpec, load_harmonisation
 from lakehouse.config.loader import ConfigError, build, read_yaml
-from lakehouse.config.model import LAYERS, SPEC_BY_LAYER, Table, is_table_ref
 from lakehouse.config.settings import LakehouseSpec, ProfileSpec
-from lakehouse.harmonise import HarmonisationSpec, load_harmonisation
-from lakehouse.quality.suite import Suite, load_suite
+from lakehouse.config.tables import LAYERS, SPEC_BY_LAYER, Table, is_table_ref
 
 
 def _absolute(location: str, base: Path) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lakehouse.config.loader import ConfigError
-from lakehouse.config.model import MaintenanceSpec
+from lakehouse.config.tables import MaintenanceSpec
 
 
 @dataclass(frozen=True)

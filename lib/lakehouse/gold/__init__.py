@@ -18,23 +18,33 @@ Two variants share that machinery:
 A model with ``refresh_every`` is refreshed at most once per that interval; a run in between
 leaves it alone without starting its stream, so its changes wait in the inputs' feeds.
 
-Modules: ``model`` (building a model), ``changes`` (what changed), ``write`` (replacing keys,
-first builds), ``schedule`` (``refresh_every``), ``catalog`` (table names), ``refresh`` (a run).
+Modules: ``build`` (a model's rows over its inputs), ``dimensions`` (SCD2 history, the
+unknown member), ``changes`` (what changed), ``additive`` (running totals), ``writers`` (the
+writes each strategy runs: MERGE by key, replaceWhere, a first build's append), ``schedule``
+(``refresh_every``), ``refresh`` (a run).
+
+Example::
+
+    from lakehouse import gold
+
+    result = gold.refresh(spark, project, project.table("gold.fct_orders"), ctx)
+    result.keys_changed  # None on a first build, where every key is new
 """
 
-from lakehouse.gold.catalog import register, register_all
-from lakehouse.gold.model import build_model, few_values, name_views, restrict, scd2_history
+from lakehouse.gold.build import build_model, few_values, name_views, restrict
+from lakehouse.gold.dimensions import scd2_history
 from lakehouse.gold.refresh import refresh
-from lakehouse.gold.write import replace_keys
+from lakehouse.gold.writers import merge_keys
+from lakehouse.storage.catalog import register, register_all
 
 __all__ = [
     "build_model",
     "few_values",
+    "merge_keys",
     "name_views",
     "refresh",
     "register",
     "register_all",
-    "replace_keys",
     "restrict",
     "scd2_history",
 ]

@@ -17,10 +17,10 @@ from functools import reduce
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse.config.model import GoldSpec
+from lakehouse.config.tables import GoldSpec
+from lakehouse.gold.build import build_model, few_values, with_derived
 from lakehouse.gold.changes import NEW_VERSION, changed_rows, touched_keys
-from lakehouse.gold.model import build_model, few_values, with_derived
-from lakehouse.gold.write import write_keys
+from lakehouse.gold.writers import write_touched_keys
 
 _SIGN = "_sign"
 _CHANGED = "_changed"
@@ -98,7 +98,7 @@ def refresh_additive(
     spec: GoldSpec,
     batch: DataFrame,
     inputs: dict[str, DataFrame],
-    key_dates: dict[str, str],
+    key_date_exprs: dict[str, str],
 ) -> int:
     """Add the batch's changes to the table at ``path`` in one commit (a MERGE, or a
     ``replaceWhere`` of the touched days for a model keyed by day); return the keys written.
@@ -117,7 +117,7 @@ def refresh_additive(
             cached.append(rebuilt)
             if not rebuilt.isEmpty():
                 values = few_values(rebuilt, spec.key)
-                parts.append(build_model(spark, spec, inputs, rebuilt, key_dates, values))
+                parts.append(build_model(spark, spec, inputs, rebuilt, key_date_exprs, values))
                 keys.append(rebuilt)
                 change = _filter(change, rebuilt, spec.key, "left_anti")
         change = change.persist()
@@ -129,7 +129,7 @@ def refresh_additive(
         all_keys = reduce(DataFrame.union, keys).distinct().persist()
         cached.append(all_keys)
         rows = reduce(lambda a, b: a.unionByName(b), parts).select(*table.columns)
-        return write_keys(spark, path, spec, all_keys, rows, few_values(all_keys, spec.key))
+        return write_touched_keys(spark, path, spec, all_keys, rows, few_values(all_keys, spec.key))
     finally:
         for df in cached:
             df.unpersist()

@@ -8,10 +8,10 @@ from functools import reduce
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from lakehouse import delta_io
 from lakehouse.config import Project
-from lakehouse.config.model import ChangeQuery, GoldSpec
-from lakehouse.gold.model import name_views
+from lakehouse.config.tables import ChangeQuery, GoldSpec
+from lakehouse.gold.build import name_views
+from lakehouse.storage import exactly_once
 
 _INPUT = "_input"
 _SEP = "__"
@@ -29,7 +29,7 @@ def change_stream(spark: SparkSession, project: Project, spec: GoldSpec) -> Data
         reader = (
             spark.readStream.format("delta")
             .option("readChangeFeed", "true")
-            .options(**delta_io.WHOLE_BACKLOG)
+            .options(**exactly_once.WHOLE_BACKLOG)
         )
         if spec.scd2:
             # History is in the changes, not in the current rows: a new checkpoint (a rebuild)

@@ -9,23 +9,23 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
-from lakehouse import delta_io, freshness
 from lakehouse.config import Project, Table
-from lakehouse.config.model import GoldSpec
+from lakehouse.config.tables import GoldSpec
 from lakehouse.context import RunContext
 from lakehouse.gold.additive import refresh_additive
-from lakehouse.gold.catalog import register
+from lakehouse.gold.build import build_model, few_values
 from lakehouse.gold.changes import NEW_VERSION, change_stream, changed_rows, touched_keys
-from lakehouse.gold.model import (
-    SEQ,
-    build_model,
-    few_values,
-    scd2_history,
-    with_unknown_member,
-)
+from lakehouse.gold.dimensions import SEQ, scd2_history, with_unknown_member
 from lakehouse.gold.schedule import next_refresh
-from lakehouse.gold.write import ensure_model_table, replace_keys, write_first, write_keys
+from lakehouse.gold.writers import (
+    append_first_build,
+    ensure_model_table,
+    merge_keys,
+    write_touched_keys,
+)
 from lakehouse.results import RefreshResult, Status
+from lakehouse.storage import delta_tables, exactly_once, fingerprint
+from lakehouse.storage.catalog import register
 
 
 @dataclass
@@ -66,9 +66,9 @@ def prepare_table(session: SparkSession, project: Project, table: Table) -> Firs
     running it, so that models reading it can start; say whether it still needs its first
     build."""
     path = project.table_path(table)
-    existed = delta_io.exists(session, path)
+    existed = delta_tables.exists(session, path)
     created_empty = False
-    if not existed or delta_io.current_version(session, path) == 0:
+    if not existed or delta_tables.current_version(session, path) == 0:
         schema = model_schema(session, project, table.spec)
         created_empty = schema is not None and ensure_model_table(session, path, table.spec, schema)
     return FirstBuild(due=created_empty or not existed)
@@ -80,22 +80,22 @@ def rebuild_whole(
     """Recompute a model over all of its inputs and replace the table with it.
 
     ``first``: the table holds nothing yet but its unknown member, or does not exist; the
-    rows are then appended as they are (``write_first``), and None is returned for the
+    rows are then appended as they are (``append_first_build``), and None is returned for the
     keys changed (all of them).
     """
     spec: GoldSpec = table.spec
     path = project.table_path(table)
     rows = build_model(session, spec, read_inputs(session, project, spec), None)
     if first:
-        write_first(session, path, rows, spec)
+        append_first_build(session, path, rows, spec)
         return None
     rows = with_unknown_member(session, spec, rows).persist()
     try:
         keys = rows.select(*spec.key)
-        if delta_io.exists(session, path):
+        if delta_tables.exists(session, path):
             keys = keys.union(session.read.format("delta").load(path).select(*spec.key))
         keys = keys.distinct()
-        replace_keys(session, path, keys, rows, spec)
+        merge_keys(session, path, keys, rows, spec)
         return keys.count()
     finally:
         rows.unpersist()
@@ -115,7 +115,7 @@ def refresh_versions(
     if first:
         delivered = build_model(session, spec, inputs, None).withColumn(SEQ, F.lit(1))
         history = scd2_history(delivered, spec.key, spec.scd2)
-        write_first(session, project.table_path(table), history, spec)
+        append_first_build(session, project.table_path(table), history, spec)
         return None
     delivered = build_model(session, spec, inputs, None).persist()
     keys = delivered.select(*spec.key).distinct().persist()
@@ -126,7 +126,7 @@ def refresh_versions(
         .select(*delivered.columns)
     )
     versions = existing.withColumn(SEQ, F.lit(0)).unionByName(delivered.withColumn(SEQ, F.lit(1)))
-    replace_keys(
+    merge_keys(
         session,
         project.table_path(table),
         keys,
@@ -139,7 +139,7 @@ def refresh_versions(
     return count
 
 
-def key_dates(project: Project, spec: GoldSpec) -> dict[str, str]:
+def key_date_exprs(project: Project, spec: GoldSpec) -> dict[str, str]:
     """alias -> ``key_date`` of each input laid out by the day its keys carry."""
     out = {}
     for alias, ref in spec.inputs.items():
@@ -156,8 +156,8 @@ def refresh_keys(session: SparkSession, project: Project, table: Table, batch: D
     keys = touched_keys(session, spec, batch, inputs).persist()
     try:
         literals = few_values(keys, spec.key)  # once: the scans and the strategy both use it
-        rows = build_model(session, spec, inputs, keys, key_dates(project, spec), literals)
-        return write_keys(session, project.table_path(table), spec, keys, rows, literals)
+        rows = build_model(session, spec, inputs, keys, key_date_exprs(project, spec), literals)
+        return write_touched_keys(session, project.table_path(table), spec, keys, rows, literals)
     finally:
         keys.unpersist()
 
@@ -177,8 +177,8 @@ def refresh(spark: SparkSession, project: Project, table: Table, ctx: RunContext
     """
     spec: GoldSpec = table.spec
     path = project.table_path(table)
-    observed = freshness.observe(spark, project, table)
-    if freshness.up_to_date(spark, project, table, observed):
+    observed = fingerprint.observe_inputs(spark, project, table)
+    if fingerprint.up_to_date(spark, project, table, observed):
         return RefreshResult(table.ref, Status.UP_TO_DATE, keys_changed=0)
     # Temp views are per session: a separate one keeps models refreshed side by side apart.
     own = spark.newSession()
@@ -193,7 +193,7 @@ def refresh(spark: SparkSession, project: Project, table: Table, ctx: RunContext
         empty = first.due or own.read.format("delta").load(path).limit(2).count() < 2
         changed = rebuild_whole(own, project, table, first=first.take()) if empty else 0
         register(spark, project, table)
-        freshness.record(spark, project, table, observed)
+        fingerprint.record(spark, project, table, observed)
         return RefreshResult(table.ref, keys_changed=changed)
 
     changed = 0
@@ -214,8 +214,8 @@ def refresh(spark: SparkSession, project: Project, table: Table, ctx: RunContext
                 changed += refresh_versions(session, project, table, batch, builds_first) or 0
             elif spec.strategy == "additive":
                 inputs = read_inputs(session, project, spec)
-                dates = key_dates(project, spec)
-                changed += refresh_additive(session, path, spec, batch, inputs, dates)
+                exprs = key_date_exprs(project, spec)
+                changed += refresh_additive(session, path, spec, batch, inputs, exprs)
             else:
                 changed += refresh_keys(session, project, table, batch)
         finally:
@@ -226,8 +226,8 @@ def refresh(spark: SparkSession, project: Project, table: Table, ctx: RunContext
         .writeStream.option("checkpointLocation", project.checkpoint_path(table))
         .queryName(f"gold_{table.name}")
     )
-    delta_io.for_each_batch_exactly_once(writer, table.ref, handle)
-    if delta_io.exists(spark, path):
+    exactly_once.for_each_batch_exactly_once(writer, table.ref, handle)
+    if delta_tables.exists(spark, path):
         register(spark, project, table)
-        freshness.record(spark, project, table, observed)
+        fingerprint.record(spark, project, table, observed)
     return RefreshResult(table.ref, keys_changed=None if first.taken else changed)

@@ -7,7 +7,7 @@ from typing import Any
 
 from pyspark.sql import SparkSession
 
-from lakehouse import delta_log
+from lakehouse.storage import delta_log
 
 
 def is_refresh_commit(commit: dict[str, Any]) -> bool:

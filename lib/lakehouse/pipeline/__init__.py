@@ -1,6 +1,14 @@
 """The runner: choose tables from the YAML graph (``selection``), run them in dependency
-order (``execution``), tell what happened (``reporting``) and record it in the run log
-(``recorded``)."""
+order (``execution``) and tell what happened (``reporting``); ``continuous`` keeps Kafka
+tables up to date until stopped. The run log records runs (``ops.recorded_run``).
+
+Example::
+
+    from lakehouse import pipeline
+
+    tables = pipeline.select(project, pipeline.Selection(layers=("silver",)))
+    results = pipeline.run(spark, project, ctx, tables)
+"""
 
 from lakehouse.pipeline.execution import (
     DEFAULT_PARALLELISM,

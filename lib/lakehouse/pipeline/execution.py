@@ -6,16 +6,18 @@ import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
 from typing import Any
 
 from pyspark.sql import SparkSession
 
-from lakehouse import bronze, delta_log, gold, runlog, silver
+from lakehouse import bronze, gold, silver
 from lakehouse.config import Project, Table
 from lakehouse.context import RunContext
 from lakehouse.errors import DataQualityError
 from lakehouse.pipeline.selection import Selection, downstream_of, select
 from lakehouse.results import RefreshResult, Status
+from lakehouse.storage import delta_log
 
 Refresh = Callable[[SparkSession, Project, Table, RunContext], RefreshResult]
 REFRESH_BY_LAYER: dict[str, Refresh] = {
@@ -120,7 +122,7 @@ def run(
     *,
     parallelism: int = DEFAULT_PARALLELISM,
     on_event: Callable[[Event], None] | None = None,
-    log: runlog.RunLog | runlog.Pending | None = None,
+    on_finished: Callable[[RefreshResult, datetime | None], None] | None = None,
     before_table: Callable[[], None] | None = None,
 ) -> list[RefreshResult]:
     """Refresh ``tables`` (default: all), each as soon as everything it reads is done.
@@ -142,15 +144,10 @@ def run(
     reports: list[RefreshResult] = []
     started_at: dict[str, Any] = {}
 
-    # A run-log row is a Delta commit: the rows of tables that did nothing wait for the next
-    # table that did something (or the run's end), so a run with nothing new commits once.
-    pending = log if isinstance(log, runlog.Pending) or log is None else runlog.Pending(log)
-
     def finish(report: RefreshResult) -> None:
         reports.append(report)
-        if pending is not None:
-            entry = runlog.table_entry(ctx.run_id, "pipeline", report, started_at.get(report.ref))
-            pending.add(entry, flush=report.status not in (Status.UP_TO_DATE, Status.NOT_DUE))
+        if on_finished is not None:
+            on_finished(report, started_at.get(report.ref))
         emit({"event": "table_" + report.status, "table": report.ref, **numbers(report)})
 
     def attempt(table: Table) -> RefreshResult:
@@ -168,7 +165,7 @@ def run(
             for table in tables:
                 if table.ref in waiting and not waiting[table.ref]:
                     del waiting[table.ref]
-                    started_at[table.ref] = runlog.now()
+                    started_at[table.ref] = datetime.now(UTC).replace(tzinfo=None)
                     emit({"event": "table_started", "table": table.ref})
                     running[pool.submit(attempt, table)] = table
             if not running:
@@ -186,8 +183,6 @@ def run(
                         )
                 for upstream in waiting.values():
                     upstream.discard(table.ref)
-    if pending is not None and pending is not log:  # its own buffer: the run's end flushes
-        pending.flush()
     order = {t.ref: i for i, t in enumerate(tables)}
     reports.sort(key=lambda r: order[r.ref])
     if not all(r.status.ok for r in reports):

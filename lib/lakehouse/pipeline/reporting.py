@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import TextIO
 
-from lakehouse import runlog
 from lakehouse.pipeline.execution import Event
 from lakehouse.results import RefreshResult
 
@@ -52,7 +52,13 @@ def json_progress(out: TextIO = sys.stdout) -> Callable[[Event], None]:
     """One JSON object per line, for machines (log shippers, orchestrators)."""
 
     def show(event: Event) -> None:
-        print(json.dumps({"ts": runlog.now().isoformat() + "Z", **event}, default=str), file=out)
+        print(
+            json.dumps(
+                {"ts": datetime.now(UTC).replace(tzinfo=None).isoformat() + "Z", **event},
+                default=str,
+            ),
+            file=out,
+        )
         out.flush()
 
     return show

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 from lakehouse import bronze
 from lakehouse.config import Project, Table
-from lakehouse.config.model import LAYERS
+from lakehouse.config.tables import LAYERS
 from lakehouse.context import RunContext
 
 

@@ -6,7 +6,7 @@ manifest = sim.simulate_day(0)      # or a date: "2026-03-01"
 sim.simulate(days=7)
 """
 
-from lakehouse.simulator.settings import Settings, load_preset
+from lakehouse.simulator.presets import Settings, load_preset
 from lakehouse.simulator.simulator import Simulator
 
 __all__ = ["Settings", "Simulator", "load_preset"]

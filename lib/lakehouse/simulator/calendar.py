@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 
+from lakehouse.simulator.presets import Settings
 from lakehouse.simulator.rng import Rng
-from lakehouse.simulator.settings import Settings
 
 
 class Calendar:

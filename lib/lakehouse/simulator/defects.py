@@ -12,10 +12,10 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.simulator import render
-from lakehouse.simulator.contract import Source
-from lakehouse.simulator.model import Context, SourceModel
+from lakehouse.simulator.feeds import Source
+from lakehouse.simulator.presets import DEFECT_KINDS
 from lakehouse.simulator.rng import between, element, index_of
-from lakehouse.simulator.settings import DEFECT_KINDS
+from lakehouse.simulator.source_model import Context, SourceModel
 
 ADDS_ROW = ("exact_duplicate", "resent_newer", "orphan_reference")
 SPOILS_ROW = (

@@ -14,8 +14,8 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.simulator import render
-from lakehouse.simulator.model import Context, SourceModel, day_rows, per_day
 from lakehouse.simulator.rng import between, element, weighted_index
+from lakehouse.simulator.source_model import Context, SourceModel, day_rows, per_day
 
 DAY = 86400
 

@@ -7,7 +7,7 @@ from datetime import date
 from pyspark.sql import DataFrame
 
 from lakehouse.simulator import render
-from lakehouse.simulator.model import Context, SourceModel
+from lakehouse.simulator.source_model import Context, SourceModel
 
 SCHEMA = (
     "_day int, shop_id string, shop_name string, shop_type string, city string, region string, "

@@ -15,19 +15,19 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.simulator.calendar import Calendar
-from lakehouse.simulator.catalogue import products_model, stock_model
-from lakehouse.simulator.contract import Source, load_contract
 from lakehouse.simulator.customers import customers_model
 from lakehouse.simulator.defects import Defects
-from lakehouse.simulator.model import Context
+from lakehouse.simulator.feeds import Source, load_contract
+from lakehouse.simulator.landing_writer import DefectTally, write_lines, write_parquet, write_text
 from lakehouse.simulator.orders import orders_model, positions_model
 from lakehouse.simulator.pos import pos_model
+from lakehouse.simulator.presets import Settings, load_preset
+from lakehouse.simulator.product_catalogue import products_model, stock_model
 from lakehouse.simulator.rng import Rng
-from lakehouse.simulator.settings import Settings, load_preset
 from lakehouse.simulator.shops import shops_model
+from lakehouse.simulator.source_model import Context
 from lakehouse.simulator.truth import Truth
 from lakehouse.simulator.web import web_model
-from lakehouse.simulator.writer import DefectTally, write_lines, write_parquet, write_text
 
 MODELS = (
     customers_model,

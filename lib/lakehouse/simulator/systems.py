@@ -20,8 +20,7 @@ import shutil
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from lakehouse.config import Project, Table
-from lakehouse.sources import secrets
+from lakehouse.config import Project, Table, secrets
 
 STAGING = "_systems_staging"
 _PG_TYPES = {"string": "text", "int": "integer", "long": "bigint", "double": "double precision"}

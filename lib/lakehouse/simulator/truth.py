@@ -23,8 +23,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.simulator.defects import INVALID, Defects
-from lakehouse.simulator.model import Context
 from lakehouse.simulator.orders import life_span_days, order_events
+from lakehouse.simulator.source_model import Context
 
 
 def _money(value: Decimal | float | None) -> float:

@@ -14,8 +14,8 @@ from typing import Any
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
+from lakehouse.simulator.presets import Settings
 from lakehouse.simulator.rng import Rng, between, element, index_of, weighted_index
-from lakehouse.simulator.settings import Settings
 
 MODEL_SUFFIXES = ["", " Pro", " Lite", " Max", " Plus", " Mini", " X"]
 

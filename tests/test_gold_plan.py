@@ -74,8 +74,9 @@ def test_a_fact_merges_the_keys_its_changes_touch(tables):
 
 
 def test_a_mart_keyed_by_day_replaces_its_days_and_an_additive_one_adds_up(tables):
-    daily = tables["gold.mart_item_sales_daily"]
-    plan = plan_refresh(daily, state({"gold.fct_order_positions": (9, 7)}), NOW)
+    monthly = tables["gold.mart_customers_by_period"]
+    inputs = {ref: (9, 7) for ref in monthly.spec.inputs.values()}
+    plan = plan_refresh(monthly, state(inputs), NOW)
     assert (plan.strategy, plan.write) == (Strategy.REPLACE_PARTITIONS, Write.REPLACE)
     trend = tables["gold.mart_sales_trend"]
     plan = plan_refresh(trend, state({"gold.fct_orders": (9, 7)}), NOW)

@@ -321,6 +321,9 @@ class Bench:
             )
             step.layers[layer] = round(time.monotonic() - t0, 2)
             step.tables.update({r.ref: round(r.seconds, 2) for r in reports})
+            step.refreshes.update(
+                {r.ref: {"strategy": r.strategy, "jobs": r.spark_jobs} for r in reports}
+            )
             step.not_due += [r.ref for r in reports if r.status is Status.NOT_DUE]
             self._collect_merges(step)
 

@@ -48,12 +48,15 @@ def contribution(
 
     both = signed(changes.where(is_new), 1).unionByName(signed(changes.where(~is_new), -1))
     others = [c for c in both.columns if c not in (*spec.row_key, *measures, _SIGN)]
-    return both.groupBy(*spec.row_key).agg(
+    summed = both.groupBy(*spec.row_key).agg(
         *(F.sum(m).alias(m) for m in measures),
         # Lookup columns (a shop's city) are the same in both images: lookups did not change
         # for these keys, or the key is rebuilt instead. The new image's value is taken.
         *(F.max_by(c, F.col(_SIGN)).alias(c) for c in others),
     )
+    # A change that moves nothing (a fact re-pointed to a customer's new version, counted in
+    # a mart without customers) adds nothing: its row is not rewritten.
+    return summed.where(reduce(lambda a, b: a | b, (F.col(m) != 0 for m in measures)))
 
 
 def _on(columns: tuple[str, ...]):
@@ -125,6 +128,8 @@ def additive_rows(
         current = _filter(table, added, spec.key, "left_semi")
         parts.append(added_up(current, change, spec))
         keys.append(added)
+    if not keys:  # a lookup changed, and no row uses what changed
+        return table.limit(0), table.select(*key).limit(0), KeyLiterals(0), cached
     all_keys = reduce(DataFrame.union, keys).distinct().persist()
     cached.append(all_keys)
     rows = reduce(lambda a, b: a.unionByName(b), parts).select(*table.columns)

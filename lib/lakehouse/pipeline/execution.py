@@ -217,6 +217,8 @@ def numbers(report: RefreshResult) -> dict[str, Any]:
         "rows_quarantined": report.rows_quarantined,
         "version": report.version,
         "seconds": round(report.seconds, 2),
+        "strategy": report.strategy,
+        "spark_jobs": report.spark_jobs,
     }
     if report.error:
         out["error"] = report.error

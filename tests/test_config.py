@@ -8,7 +8,6 @@ import pytest
 import yaml
 
 from lakehouse.config import ConfigError, load_project
-from lakehouse.config.loader import interpolate_env
 
 
 def _edit(path, change):
@@ -138,15 +137,30 @@ def test_invalid_yaml_names_file(conf_copy):
         load_project(conf_copy / "lakehouse.yaml")
 
 
-def test_environment_interpolation(monkeypatch):
+def test_environment_fills_strings_numbers_and_booleans(conf_copy, monkeypatch):
+    file = conf_copy / "lakehouse.yaml"
+
+    def refer(d):
+        d["storage"]["root"] = "${LH_TEST_ROOT}/x"
+        d["operations"]["lock_stale_seconds"] = "${LH_TEST_STALE:-120}"
+        d["quality"]["great_expectations"] = "${LH_TEST_GX:-no}"
+
+    _edit(file, refer)
     monkeypatch.setenv("LH_TEST_ROOT", "/data/lake")
-    assert interpolate_env("${LH_TEST_ROOT}/x", "f.yaml", "k") == "/data/lake/x"
+    settings = load_project(file).settings
+    assert settings.storage.root == "/data/lake/x"
+    assert settings.operations.lock_stale_seconds == 120
+    assert settings.quality.great_expectations is False
+    monkeypatch.setenv("LH_TEST_STALE", "soon")
+    with pytest.raises(ConfigError, match=r"lock_stale_seconds: expected an integer, got 'soon'"):
+        load_project(file)
+    monkeypatch.delenv("LH_TEST_STALE")
     monkeypatch.delenv("LH_TEST_ROOT")
-    assert interpolate_env("${LH_TEST_ROOT:-warehouse}", "f.yaml", "k") == "warehouse"
     with pytest.raises(
-        ConfigError, match=re.escape("f.yaml: storage.root: environment variable LH_TEST_ROOT")
+        ConfigError,
+        match=re.escape(f"{file}: storage.root: environment variable LH_TEST_ROOT is not set"),
     ):
-        interpolate_env("${LH_TEST_ROOT}", "f.yaml", "storage.root")
+        load_project(file)
 
 
 def test_unknown_profile_is_named(project):

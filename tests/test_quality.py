@@ -167,7 +167,24 @@ def test_suite_errors_name_file_and_entry(tmp_path):
     )
     with pytest.raises(ConfigError) as err:
         load_suite(path)
-    assert err.value.file == str(path) and err.value.key == "expectations[0].kwargs"
+    assert err.value.file == str(path) and err.value.key == "expectations[0].kwargs.min"
+    assert "unknown key (expected one of: column, max_value, min_value, strict_max" in str(
+        err.value
+    )
+    path.write_text(
+        "name: bad\nexpectations:\n  - type: expect_column_values_to_be_in_set\n"
+        "    kwargs: {column: q}\n"
+    )
+    with pytest.raises(ConfigError, match=r"expectations\[0\].kwargs.value_set: required key"):
+        load_suite(path)
+    path.write_text(
+        "name: bad\nexpectations:\n  - type: expect_column_values_to_not_be_null\n"
+        "    kwargs: {column: q}\n    meta: {action: stop}\n"
+    )
+    with pytest.raises(
+        ConfigError, match=r"expectations\[0\].meta.action: must be one of 'warn', 'quarantine'"
+    ):
+        load_suite(path)
     path.write_text(
         "name: bad\nexpectations:\n  - type: expect_table_row_count_to_equal\n    kwargs: {}\n"
     )

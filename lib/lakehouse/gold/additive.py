@@ -11,7 +11,6 @@ Keys that a lookup's change touches (a shop renamed) are rebuilt from the inputs
 
 from __future__ import annotations
 
-import dataclasses
 from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
@@ -104,8 +103,8 @@ def refresh_additive(
     ``replaceWhere`` of the touched days for a model keyed by day); return the keys written.
     Keys a lookup's change touches are rebuilt from the inputs."""
     alias = spec.additive_input
-    lookups = dataclasses.replace(
-        spec, changes={a: c for a, c in spec.changes.items() if a != alias}
+    lookups = spec.model_copy(
+        update={"changes": {a: c for a, c in spec.changes.items() if a != alias}}
     )
     key = list(spec.key)
     change = contribution(spark, spec, inputs, batch)

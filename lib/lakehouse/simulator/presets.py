@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from lakehouse.config.loader import ConfigError, build, read_yaml
+from pydantic import Field, create_model, model_validator
+
+from lakehouse.config.reading import ConfigError, load, parse, read_yaml
+from lakehouse.config.yaml_model import ConfigModel, Int, Number, Text, problem
 
 # The project folder when running from a checkout; the working folder when the library is
 # shipped as a zip (spark-submit --py-files) and the job runs from the project folder.
@@ -35,64 +36,92 @@ DEFECT_KINDS = (
 )
 
 
-@dataclass(frozen=True)
-class SchemaDrift:
-    source: str
-    column: str
-    type: str
-    from_day: int
+class SchemaDrift(ConfigModel):
+    source: Text
+    column: Text
+    type: Text
+    from_day: Int = Field(description="the day index from which the exports carry the column")
 
 
-@dataclass(frozen=True)
-class Defects:
-    sources: dict[str, dict[str, float]]
+class Defects(ConfigModel):
+    """conf/simulator/defects.yaml"""
+
+    sources: dict[str, dict[str, Number]] = Field(
+        description="source: {defect kind: share of its records}"
+    )
     schema_drift: tuple[SchemaDrift, ...] = ()
 
-    def validate(self, file: str | Path, key: str) -> None:
+    @model_validator(mode="after")
+    def _known_kinds_and_shares(self) -> Defects:
         for source, rates in self.sources.items():
             for kind, rate in rates.items():
                 where = f"sources.{source}.{kind}"
                 if kind not in DEFECT_KINDS:
-                    raise ConfigError(file, where, f"unknown defect (known: {DEFECT_KINDS})")
+                    raise problem(where, f"unknown defect (known: {DEFECT_KINDS})")
                 if not 0 <= rate < 1:
-                    raise ConfigError(file, where, f"a share between 0 and 1, got {rate}")
+                    raise problem(where, f"a share between 0 and 1, got {rate}")
             if sum(r for k, r in rates.items() if k != "late") >= 1:
-                raise ConfigError(file, f"sources.{source}", "defect shares add up to 1 or more")
+                raise problem(f"sources.{source}", "defect shares add up to 1 or more")
+        return self
 
     def rates(self, source: str) -> dict[str, float]:
         return {k: r for k, r in self.sources.get(source, {}).items() if r > 0}
 
 
-@dataclass(frozen=True)
-class Settings:
-    start: str
-    days: int
-    positions_per_day: int
-    products: int
-    initial_customers: int
-    new_customer_share: float
-    store_order_share: float
-    customer_move_share: float
-    popularity_skew: float
-    price_period_days: tuple[int, ...]
-    pos_lines_per_position: float
-    web_events_per_position: float
-    late_max_days: int
-    manifest_max_keys: int
-    spark_write_from_positions: int
-    rows_per_partition: int
-    preset: str = "custom"
-    defects: Defects = field(default_factory=lambda: Defects(sources={}))
+class Volumes(ConfigModel):
+    """How much the simulated systems export (conf/simulator/presets.yaml explains each)."""
+
+    start: Text = Field(description="ISO date of day index 0")
+    days: Int
+    positions_per_day: Int = Field(description="the scale knob: order positions per day")
+    products: Int
+    initial_customers: Int
+    new_customer_share: Number
+    store_order_share: Number
+    customer_move_share: Number
+    popularity_skew: Number
+    price_period_days: tuple[Int, ...]
+    pos_lines_per_position: Number
+    web_events_per_position: Number
+    late_max_days: Int
+    manifest_max_keys: Int
+    spark_write_from_positions: Int
+    rows_per_partition: Int
+
+
+# A preset lists only what differs from the defaults.
+Preset = create_model(
+    "Preset",
+    __base__=ConfigModel,
+    **{
+        name: (field.rebuild_annotation() | None, Field(None, description=field.description))
+        for name, field in Volumes.model_fields.items()
+    },
+)
+
+
+class PresetsFile(ConfigModel):
+    """conf/simulator/presets.yaml"""
+
+    defaults: Preset
+    presets: dict[str, Preset]
+
+
+class Settings(Volumes):
+    preset: Text = "custom"
+    defects: Defects = Defects(sources={})
     world: Any = None
 
-    def validate(self, file: str | Path, key: str) -> None:
+    @model_validator(mode="after")
+    def _dates_and_counts(self) -> Settings:
         try:
             date.fromisoformat(self.start)
         except ValueError:
-            raise ConfigError(file, f"{key}.start", f"not an ISO date: {self.start!r}") from None
+            raise problem("start", f"not an ISO date: {self.start!r}") from None
         for name in ("days", "positions_per_day", "products", "late_max_days"):
             if getattr(self, name) < (0 if name == "days" else 1):
-                raise ConfigError(file, f"{key}.{name}", "must be positive")
+                raise problem(name, "must be positive")
+        return self
 
     @property
     def start_date(self) -> date:
@@ -103,10 +132,14 @@ class Settings:
         given = {k: v for k, v in overrides.items() if v is not None}
         if "start" in given:
             given["start"] = str(given["start"])
-        unknown = set(given) - {f.name for f in dataclasses.fields(self)}
+        unknown = set(given) - set(type(self).model_fields)
         if unknown:
             raise TypeError(f"unknown simulator settings: {', '.join(sorted(unknown))}")
-        return dataclasses.replace(self, **given)
+        return self.model_copy(update=given)
+
+
+# The JSON Schema of each file (docs/schema/, ./spark-submit.sh schema).
+FILE_MODELS = {"simulator_presets": PresetsFile, "simulator_defects": Defects}
 
 
 def load_preset(
@@ -115,12 +148,16 @@ def load_preset(
     """Read a preset (tiny, demo, large) with the defect rates and the world it draws from."""
     folder = Path(conf_dir) if conf_dir else CONF_DIR
     presets_file = folder / "presets.yaml"
-    presets = read_yaml(presets_file)
-    known = presets.get("presets") or {}
-    if name not in known:
-        raise ConfigError(presets_file, "presets", f"no preset {name!r} (known: {sorted(known)})")
-    merged = {**(presets.get("defaults") or {}), **(known[name] or {}), "preset": name}
-    settings = build(Settings, merged, presets_file, f"presets.{name}")
-    defects = build(Defects, read_yaml(folder / "defects.yaml"), folder / "defects.yaml")
+    presets = load(PresetsFile, presets_file)
+    if name not in presets.presets:
+        known = sorted(presets.presets)
+        raise ConfigError(presets_file, "presets", f"no preset {name!r} (known: {known})")
+    merged = {
+        **presets.defaults.model_dump(exclude_unset=True),
+        **presets.presets[name].model_dump(exclude_unset=True),
+        "preset": name,
+    }
+    settings = parse(Settings, merged, presets_file, f"presets.{name}")
+    defects = load(Defects, folder / "defects.yaml")
     world = read_yaml(folder / "world.yaml")
     return settings.with_overrides(defects=defects, world=world, **overrides)

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from lakehouse.config.connectors import JdbcSource, KafkaSource
 from lakehouse.config.table_blocks import ColumnSpec, ErasureSpec, MaintenanceSpec
-from lakehouse.config.yaml_model import ConfigModel, Names, Text, problem
+from lakehouse.config.yaml_model import ConfigModel, Names, Setting, Text, problem
 
 with warnings.catch_warnings():
     # `schema` is the word of the YAML; it hides pydantic's deprecated BaseModel.schema().
@@ -24,7 +24,7 @@ with warnings.catch_warnings():
         path: Text = Field("", description="files: the folder under the landing root, or a URI")
         kafka: KafkaSource | None = None
         jdbc: JdbcSource | None = None
-        options: dict[str, Text] = Field({}, description="Spark reader options")
+        options: dict[str, Setting] = Field({}, description="Spark reader options")
         on_schema_change: Literal["rescue", "evolve", "fail"] = Field(
             "rescue",
             description="a file that departs from `schema`: `rescue` keeps unexpected values "
@@ -49,7 +49,7 @@ class BronzeSpec(ConfigModel):
     source: SourceSpec
     description: Text = ""
     partition_by: Names = ()
-    table_properties: dict[str, Text] = Field(
+    table_properties: dict[str, Setting] = Field(
         {},
         description="Delta table properties, e.g. delta.dataSkippingStatsColumns to keep "
         "personal values out of the statistics in Delta's log",

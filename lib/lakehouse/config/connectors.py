@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from lakehouse.config.yaml_model import ConfigModel, Int, Names, Text, problem
+from lakehouse.config.yaml_model import ConfigModel, Int, Names, Setting, Text, problem
 
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Options whose value is a secret: declared through `secrets`, never inline.
@@ -48,7 +48,7 @@ class KafkaSource(ConfigModel):
     max_offsets_per_batch: Int | None = Field(
         None, description="at most this many messages per micro-batch (all partitions together)"
     )
-    options: dict[str, Text] = Field(
+    options: dict[str, Setting] = Field(
         {}, description="other consumer settings without `kafka.`, e.g. security.protocol"
     )
     secrets: dict[str, Text] = Field(
@@ -76,7 +76,7 @@ class JdbcSource(ConfigModel):
         description="the column that grows with each insert or update (updated_at, or an "
         "increasing id); without one, every run reads the whole table",
     )
-    lookback: Text = Field(
+    lookback: Setting = Field(
         "0",
         description="rows committed late, with a watermark below the greatest read, are read "
         'again within this much of it: "10 minutes" for a timestamp, a number for an id',
@@ -92,7 +92,7 @@ class JdbcSource(ConfigModel):
     )
     num_partitions: Int = 1
     fetch_size: Int = 10000
-    options: dict[str, Text] = {}
+    options: dict[str, Setting] = {}
     secrets: dict[str, Text] = Field(
         {}, description="JDBC option -> environment variable, e.g. user: PG_USER"
     )

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, model_validator
 
 from lakehouse.config.table_blocks import ErasureSpec, MaintenanceSpec
-from lakehouse.config.yaml_model import ConfigModel, Flag, Names, Text, problem, tag
+from lakehouse.config.yaml_model import ConfigModel, Flag, Names, Setting, Text, problem, tag
 
 _INTERVAL = re.compile(r"^\s*(\d+)\s*(minute|hour|day|week)s?\s*$")
 
@@ -96,7 +96,7 @@ class GoldSpec(ConfigModel):
         '("1 - revenue / nullif(order_intake, 0)")',
     )
     scd2: Scd2Spec | None = None
-    unknown: dict[str, Text] = Field(
+    unknown: dict[str, Setting] = Field(
         {}, description='the "unknown" member: column -> value; others are null'
     )
     description: Text = ""

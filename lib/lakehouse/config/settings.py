@@ -6,12 +6,12 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from lakehouse.config.table_blocks import MaintenanceSpec
-from lakehouse.config.yaml_model import ConfigModel, Flag, Int, Text, problem, within
+from lakehouse.config.yaml_model import ConfigModel, Flag, Int, Setting, Text, problem, within
 
 
 class ProfileSpec(ConfigModel):
     master: Text | None = Field(None, description="Spark master: local[2]; none on a cluster")
-    spark: dict[str, Text] = Field({}, description="Spark settings of this profile")
+    spark: dict[str, Setting] = Field({}, description="Spark settings of this profile")
 
 
 class StorageSpec(ConfigModel):
@@ -52,7 +52,7 @@ class LakehouseSpec(ConfigModel):
     storage: StorageSpec
     profiles: dict[str, ProfileSpec]
     default_profile: Text = "local"
-    spark: dict[str, Text] = Field({}, description="Spark settings of every profile")
+    spark: dict[str, Setting] = Field({}, description="Spark settings of every profile")
     tables: Text = Field("tables", description="folder of the table files: <layer>/<name>.yaml")
     tables_overlay: Text = Field(
         "",

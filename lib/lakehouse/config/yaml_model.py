@@ -52,11 +52,12 @@ def expand_env(value: str) -> str:
 
 
 class _FromEnv:
-    """A value that may be written as ``${VAR}``: expanded before validation. ``numbers``:
-    a number is read as its text (``partitions: 4`` for a string setting)."""
+    """A value that may be written as ``${VAR}``: expanded before validation. ``numbers``: a
+    number is read as its text (``partitions: 4`` for a string setting); ``schema_numbers``:
+    the JSON Schema says so too (settings passed on to Spark and connectors)."""
 
-    def __init__(self, numbers: bool = False):
-        self.numbers = numbers
+    def __init__(self, numbers: bool = False, schema_numbers: bool = False):
+        self.numbers, self.schema_numbers = numbers, schema_numbers
 
     def _expand(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -70,8 +71,10 @@ class _FromEnv:
 
     def __get_pydantic_json_schema__(self, schema: Any, handler: GetJsonSchemaHandler) -> Any:
         inner = handler(schema)
-        if self.numbers:
+        if self.schema_numbers:
             return {**inner, "type": ["string", "number"]}
+        if self.numbers:
+            return inner  # any string may hold ${VAR}
         return {"anyOf": [inner, ENV_REF_SCHEMA]}
 
 
@@ -91,6 +94,8 @@ class _OneOrMany:
 
 
 Text = Annotated[str, _FromEnv(numbers=True)]
+# A setting passed on as text (Spark, reader and connector options): `partitions: 4` is "4".
+Setting = Annotated[str, _FromEnv(numbers=True, schema_numbers=True)]
 Flag = Annotated[bool, _FromEnv()]
 Int = Annotated[int, _FromEnv()]
 Number = Annotated[float, _FromEnv()]

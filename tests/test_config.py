@@ -188,3 +188,63 @@ def test_an_additive_model_names_what_it_cannot_add_up(conf_copy, edit, key, mes
     assert str(file) in str(err.value)
     assert err.value.key == key
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("file", "edit", "key", "message"),
+    [
+        (  # a nested block's key, not just the block, is named (real-systems overlay)
+            "systems/real/bronze/orders.yaml",
+            lambda d: d["source"]["kafka"].__setitem__("topics", "x"),
+            "source.kafka.topics",
+            "unknown key (expected one of: bootstrap_servers, max_offsets_per_batch,",
+        ),
+        (  # a shorthand is checked as the mapping it stands for
+            "tables/silver/customers.yaml",
+            lambda d: d["pii"].__setitem__("email", "encrypt"),
+            "pii.email.action",
+            "must be one of 'drop', 'hash', 'mask', 'generalise', got 'encrypt'",
+        ),
+        (
+            "tables/silver/customers.yaml",
+            lambda d: d["pii"].__setitem__("birth_date", {"action": "generalise"}),
+            "pii.birth_date.to",
+            "generalise needs `to:`",
+        ),
+        (
+            "tables/gold/mart_recommendations.yaml",
+            lambda d: d.__setitem__("incremental", "maybe"),
+            "incremental",
+            "expected true or false, got 'maybe'",
+        ),
+        (
+            "tables/gold/fct_orders.yaml",
+            lambda d: d["changes"].__setitem__("orders", {"sqll": "SELECT 1"}),
+            "changes.orders.sqll",
+            "unknown key (expected one of: sql)",
+        ),
+        (
+            "tables/gold/fct_orders.yaml",
+            lambda d: d.__setitem__("inputs", ["silver.orders"]),
+            "inputs",
+            "expected a mapping, got a list",
+        ),
+        (
+            "tables/silver/orders.yaml",
+            lambda d: d.__setitem__("columns", {**d["columns"], "order_ts": ["timestamp"]}),
+            "columns.order_ts",
+            "expected a mapping, got a list",
+        ),
+    ],
+)
+def test_errors_name_the_exact_key(conf_copy, file, edit, key, message):
+    if file.startswith("systems/real/"):
+        _edit(
+            conf_copy / "lakehouse.yaml", lambda d: d.__setitem__("tables_overlay", "systems/real")
+        )
+    _edit(conf_copy / file, edit)
+    with pytest.raises(ConfigError) as err:
+        load_project(conf_copy / "lakehouse.yaml")
+    assert err.value.file == str(conf_copy / file)
+    assert err.value.key == key
+    assert message in err.value.problem

@@ -6,8 +6,9 @@ Each kind of YAML block is a frozen pydantic model (``yaml_model``: unknown keys
 ``ConfigError``. Modules: ``settings`` (lakehouse.yaml: storage, profiles, operations),
 ``tables`` (one file per table: ``bronze_spec``, ``silver_spec``, ``gold_spec``,
 ``table_blocks``), ``connectors`` (Kafka, JDBC), ``harmonisation``, ``expectations`` (quality
-suites), ``json_schema`` (the JSON Schema of each kind of file), ``secrets`` (values named by
-configuration, from the environment or files), ``project`` (all of it, with paths).
+suites), ``simulation`` (the simulator's presets and defects), ``json_schema`` (the JSON
+Schema of each kind of file), ``secrets`` (values named by configuration, from the
+environment or files), ``project`` (all of it, with paths).
 
 Example::
 

@@ -127,7 +127,7 @@ def test_a_change_query_runs_only_when_its_input_changed(spark):
             "orders": ("order_id",),
             # Fails if it runs: it must not while the shops did not change.
             "shop": ChangeQuery(
-                "SELECT CAST(raise_error('shop query ran') AS STRING) AS order_id FROM changed"
+                sql="SELECT CAST(raise_error('shop query ran') AS STRING) AS order_id FROM changed"
             ),
         },
         sql="SELECT * FROM orders",

@@ -44,9 +44,11 @@ Say = Callable[[str], None]
 
 def at_root(project: Project, root: Path, landing: Path) -> Project:
     """The same tables and rules with the warehouse at ``root`` and files from ``landing``."""
-    storage = dataclasses.replace(project.settings.storage, root=str(root), landing=str(landing))
+    storage = project.settings.storage.model_copy(
+        update={"root": str(root), "landing": str(landing)}
+    )
     return dataclasses.replace(
-        project, settings=dataclasses.replace(project.settings, storage=storage)
+        project, settings=project.settings.model_copy(update={"storage": storage})
     )
 
 
@@ -55,9 +57,9 @@ def without_expectations(project: Project) -> Project:
 
 
 def without_gx(project: Project) -> Project:
-    quality = dataclasses.replace(project.settings.quality, great_expectations=False)
+    quality = project.settings.quality.model_copy(update={"great_expectations": False})
     return dataclasses.replace(
-        project, settings=dataclasses.replace(project.settings, quality=quality)
+        project, settings=project.settings.model_copy(update={"quality": quality})
     )
 
 

@@ -11,7 +11,6 @@ Keys that a lookup's change touches (a shop renamed) are rebuilt from the inputs
 
 from __future__ import annotations
 
-import dataclasses
 from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
@@ -105,8 +104,8 @@ def additive_rows(
     ``table``: (rows, keys, their literals, DataFrames to unpersist once written). Keys a
     lookup's change touches are rebuilt from the inputs instead."""
     alias = spec.additive_input
-    lookups = dataclasses.replace(
-        spec, changes={a: c for a, c in spec.changes.items() if a != alias}
+    lookups = spec.model_copy(
+        update={"changes": {a: c for a, c in spec.changes.items() if a != alias}}
     )
     key = list(spec.key)
     change = contribution(spark, spec, inputs, changes[alias]) if alias in changes else None

@@ -111,7 +111,7 @@ def validate(
     gx_dir: Path,
     name: str,
     run_name: str,
-    index_runs: int = QualitySpec.data_docs_index_runs,
+    index_runs: int = QualitySpec().data_docs_index_runs,
 ) -> GxResult:
     with _LOCK:  # the first import of GX's many modules, one thread at a time
         import great_expectations as gx

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from lakehouse import bronze, pipeline
+from lakehouse import pipeline
 from lakehouse.bench.figures import Scale, ScaleResult, Step, simulator_overrides
 from lakehouse.bench.probe import MB, MemorySampler, MergeScan, MergeScans
 from lakehouse.config import Project
@@ -289,8 +289,8 @@ class Bench:
             source = table.spec.source
             (
                 self.spark.read.format(source.format)
-                .schema(bronze.source_schema(source))
-                .options(**bronze.reader_options(source))
+                .schema(files.source_schema(source))
+                .options(**files.reader_options(source))
                 .load(files)
                 .write.format("delta")
                 .save(str(target / table.name))

@@ -171,7 +171,8 @@ def test_unknown_profile_is_named(project):
 @pytest.mark.parametrize(
     ("edit", "key", "message"),
     [
-        (lambda d: d.pop("strategy"), "measures", "declare measures with strategy: additive"),
+        (lambda d: d.pop("rows"), "measures", "declare measures with rows: additive"),
+        (lambda d: d.__setitem__("strategy", "additive"), "strategy", "is now two settings"),
         (lambda d: d["measures"].__setitem__("sum", ["hour"]), "measures", "a key or derived"),
         (
             lambda d: d["changes"].__setitem__("orders", {"sql": "SELECT order_date FROM o"}),
@@ -213,9 +214,9 @@ def test_an_additive_model_names_what_it_cannot_add_up(conf_copy, edit, key, mes
         ),
         (
             "tables/gold/mart_recommendations.yaml",
-            lambda d: d.__setitem__("incremental", "maybe"),
-            "incremental",
-            "expected true or false, got 'maybe'",
+            lambda d: d.__setitem__("rows", "maybe"),
+            "rows",
+            "must be one of 'touched', 'additive', 'whole', 'versions', got 'maybe'",
         ),
         (
             "tables/gold/fct_orders.yaml",

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, model_validator
 
 from lakehouse.config.table_blocks import ErasureSpec, MaintenanceSpec
-from lakehouse.config.yaml_model import ConfigModel, Flag, Names, Setting, Text, problem, tag
+from lakehouse.config.yaml_model import ConfigModel, Names, Setting, Text, problem, tag
 
 _INTERVAL = re.compile(r"^\s*(\d+)\s*(minute|hour|day|week)s?\s*$")
 
@@ -46,17 +46,26 @@ class Scd2Spec(ConfigModel):
 
 
 class MeasuresSpec(ConfigModel):
-    """The columns of an additive model that add up over its input's rows, so that a change
-    adds its contribution (new rows) and takes back the old one (deleted or replaced rows)."""
+    """The columns of an additive model kept as running totals over its input's rows: a
+    change adds its contribution (new rows) and takes back the old one (deleted or replaced
+    rows). A minimum or maximum whose extreme row is taken back is recomputed for that key."""
 
     count: Text = Field(
         description="counts the input rows of a row's group: a group that falls to 0 is removed"
     )
     sum: Names = Field((), description="sums of integers or decimals (null counts as 0)")
+    min: Names = Field((), description="smallest values (a first order date)")
+    max: Names = Field((), description="largest values (a last order date)")
 
     @property
     def columns(self) -> tuple[str, ...]:
+        """The measures that add up."""
         return (self.count, *self.sum)
+
+    @property
+    def extremes(self) -> dict[str, str]:
+        """column -> "min" or "max"."""
+        return {**dict.fromkeys(self.min, "min"), **dict.fromkeys(self.max, "max")}
 
 
 class GoldSpec(ConfigModel):
@@ -79,15 +88,17 @@ class GoldSpec(ConfigModel):
         description="per input: the columns of its changed rows that carry the key, or "
         "{sql: ...} finding the keys a lookup's changes touch",
     )
-    incremental: Flag = Field(
-        True, description="false: rebuilt whole whenever an input changed (global ranks)"
-    )
-    # Default: replace for a one-column key holding many rows (a day, a month) when a run
-    # touches few of its values, merge otherwise.
-    strategy: Literal["merge", "replace", "additive"] | None = Field(
+    rows: Literal["touched", "additive", "whole", "versions"] | None = Field(
         None,
-        description="merge: only changed rows rewritten; replace: the touched keys' rows "
-        "overwritten; additive: measures add the changed rows' contribution",
+        description="how a refresh computes rows: touched (the keys the changes touch; the "
+        "default), additive (measures add the changes' contribution), whole (all inputs, "
+        "for global ranks), versions (SCD2; the default with scd2)",
+    )
+    write: Literal["merge", "replace", "overwrite"] | None = Field(
+        None,
+        description="how they reach the table: merge (only changed rows rewritten), replace "
+        "(the touched key values' rows overwritten), overwrite (whole). Default: replace for "
+        "a one-column key holding many rows (a day of a mart), overwrite for whole, else merge",
     )
     measures: MeasuresSpec | None = None
     derived: dict[str, Text] = Field(
@@ -112,6 +123,27 @@ class GoldSpec(ConfigModel):
         return tuple(self.inputs.values())
 
     @property
+    def computed_as(self) -> str:
+        """How a refresh computes rows, declared or inferred."""
+        return self.rows or ("versions" if self.scd2 else "touched")
+
+    @property
+    def incremental(self) -> bool:
+        """Refreshed by what changed, as opposed to rebuilt whole."""
+        return self.computed_as != "whole"
+
+    @property
+    def written_as(self) -> str:
+        """How touched rows reach the table, declared or inferred."""
+        if self.write:
+            return self.write
+        if self.computed_as == "whole":
+            return "overwrite"
+        one_key_many_rows = len(self.key) == 1 and bool(self.grain)
+        simple = not self.scd2 and not self.unknown
+        return "replace" if one_key_many_rows and simple else "merge"
+
+    @property
     def refresh_interval(self) -> timedelta | None:
         return parse_interval(self.refresh_every) if self.refresh_every else None
 
@@ -132,6 +164,18 @@ class GoldSpec(ConfigModel):
         if self.scd2:
             return (*self.key, self.scd2.valid_from)
         return self.grain or self.key
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_words(cls, data: Any) -> Any:
+        moved = {
+            "incremental": "rows: whole",
+            "strategy": "rows: additive, or write: merge|replace",
+        }
+        for key, now in moved.items():
+            if isinstance(data, dict) and key in data:
+                raise problem(key, f"is now two settings, rows and write ({now})")
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> GoldSpec:
@@ -169,25 +213,26 @@ class GoldSpec(ConfigModel):
         return self
 
     def _check_strategy(self) -> None:
-        if self.strategy == "replace" and (len(self.key) != 1 or self.scd2 or self.unknown):
-            raise problem(
-                "strategy", "replace needs a one-column key, no scd2 and no unknown member"
-            )
-        if (self.strategy == "additive") != (self.measures is not None):
-            raise problem("measures", "declare measures with strategy: additive, and only with it")
-        if self.strategy != "additive":
+        rows, write = self.computed_as, self.written_as
+        if (rows == "versions") != bool(self.scd2):
+            raise problem("rows", "versions goes with scd2, and scd2 with versions")
+        if write == "replace" and (len(self.key) != 1 or self.scd2 or self.unknown):
+            raise problem("write", "replace needs a one-column key, no scd2 and no unknown member")
+        if write == "overwrite" and rows != "whole":
+            raise problem("write", "overwrite rewrites the whole table: it goes with rows: whole")
+        if (rows == "additive") != (self.measures is not None):
+            raise problem("measures", "declare measures with rows: additive, and only with it")
+        if rows != "additive":
             return
-        if self.sql is None or self.scd2 or self.unknown or not self.incremental:
-            raise problem(
-                "strategy", "additive needs sql, an incremental model, no scd2 or unknown"
-            )
+        if self.sql is None or self.scd2 or self.unknown:
+            raise problem("rows", "additive needs sql, no scd2 and no unknown member")
         if len(self.direct_inputs) != 1:
             raise problem(
                 "changes",
                 "an additive model adds up the changes of exactly one input "
                 "named by its key columns; other inputs need change queries",
             )
-        measures = self.measures.columns
+        measures = (*self.measures.columns, *self.measures.extremes)
         clash = set(measures) & set((*self.row_key, *self.derived))
         if clash or len(set(measures)) < len(measures):
             raise problem("measures", "a measure is named twice, or is a key or derived")

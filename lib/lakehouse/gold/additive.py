@@ -23,6 +23,8 @@ from lakehouse.gold.changes import touched_keys
 
 _SIGN = "_sign"
 _CHANGED = "_changed"
+_GONE = "_gone_"
+STALE = "_stale"
 
 
 def contribution(
@@ -32,7 +34,8 @@ def contribution(
     measures (negative for rows taken back), with the row's other columns."""
     alias = spec.additive_input
     is_new = F.col("_change_type").isin(*NEW_VERSION)
-    measures = spec.measures.columns
+    measures, extremes = spec.measures.columns, spec.measures.extremes
+    new = F.col(_SIGN) == 1
 
     def signed(rows: DataFrame, sign: int) -> DataFrame:
         out = build_model(spark, spec, {**inputs, alias: rows.drop(*CHANGE_COLUMNS)}, None)
@@ -46,16 +49,21 @@ def contribution(
         )
 
     both = signed(changes.where(is_new), 1).unionByName(signed(changes.where(~is_new), -1))
-    others = [c for c in both.columns if c not in (*spec.row_key, *measures, _SIGN)]
+    others = [c for c in both.columns if c not in (*spec.row_key, *measures, *extremes, _SIGN)]
+    pick = {"min": F.min, "max": F.max}
     summed = both.groupBy(*spec.row_key).agg(
         *(F.sum(m).alias(m) for m in measures),
+        # An extreme: the new images' own, and the old images' (the value taken back).
+        *(pick[op](F.when(new, F.col(c))).alias(c) for c, op in extremes.items()),
+        *(pick[op](F.when(~new, F.col(c))).alias(f"{_GONE}{c}") for c, op in extremes.items()),
         # Lookup columns (a shop's city) are the same in both images: lookups did not change
         # for these keys, or the key is rebuilt instead. The new image's value is taken.
         *(F.max_by(c, F.col(_SIGN)).alias(c) for c in others),
     )
     # A change that moves nothing (a fact re-pointed to a customer's new version, counted in
     # a mart without customers) adds nothing: its row is not rewritten.
-    return summed.where(reduce(lambda a, b: a | b, (F.col(m) != 0 for m in measures)))
+    moves = [F.col(m) != 0 for m in measures] + [F.col(c).isNotNull() for c in extremes]
+    return summed.where(reduce(lambda a, b: a | b, moves))
 
 
 def _on(columns: tuple[str, ...]):
@@ -71,9 +79,14 @@ def _filter(left: DataFrame, right: DataFrame, columns: tuple[str, ...], how: st
 
 def added_up(current: DataFrame, change: DataFrame, spec: GoldSpec) -> DataFrame:
     """``current`` (the table's rows of the changed keys) with ``change`` added: measures
-    summed, other columns from the change where it has the row, derived columns computed
-    again, rows whose count fell to 0 left out."""
-    measures = spec.measures.columns
+    summed, extremes kept as the smaller (larger) of the two, other columns from the change
+    where it has the row, derived columns computed again, rows whose count fell to 0 left out.
+
+    With extremes, a column ``_stale`` marks the rows whose extreme was taken back (an old
+    image held it) and not given again: their true value is elsewhere in the input, so the
+    caller recomputes them.
+    """
+    measures, extremes = spec.measures.columns, spec.measures.extremes
     types = {f.name: f.dataType for f in current.schema.fields}
     change = change.withColumn(_CHANGED, F.lit(True))
     joined = current.alias("l").join(change.alias("r"), on=_on(spec.row_key), how="full_outer")
@@ -83,13 +96,24 @@ def added_up(current: DataFrame, change: DataFrame, spec: GoldSpec) -> DataFrame
         t, n = F.col(f"l.`{c}`"), F.col(f"r.`{c}`")
         if c in measures:
             value = F.coalesce(t, F.lit(0)) + F.coalesce(n, F.lit(0))
+        elif c in extremes:
+            value = (F.least if extremes[c] == "min" else F.greatest)(t, n)
         else:
             value = F.when(changed, n).otherwise(t)
         return value.cast(types[c]).alias(c)
 
+    def stale(c: str, op: str):
+        held, given, gone = F.col(f"l.`{c}`"), F.col(f"r.`{c}`"), F.col(f"r.`{_GONE}{c}`")
+        lost = gone <= held if op == "min" else gone >= held
+        regained = given <= held if op == "min" else given >= held
+        return gone.isNotNull() & held.isNotNull() & lost & ~F.coalesce(regained, F.lit(False))
+
     base = [c for c in current.columns if c not in spec.derived]
-    rows = joined.select(*(column(c) for c in base)).where(F.col(spec.measures.count) > 0)
-    return with_derived(rows, spec.derived).select(*current.columns)
+    marks = [stale(c, op) for c, op in extremes.items()]
+    flag = [reduce(lambda a, b: a | b, marks).alias(STALE)] if marks else []
+    rows = joined.select(*(column(c) for c in base), *flag)
+    rows = rows.where(F.col(spec.measures.count) > 0)
+    return with_derived(rows, spec.derived).select(*current.columns, *([STALE] if marks else []))
 
 
 def additive_rows(
@@ -125,7 +149,15 @@ def additive_rows(
         cached.append(change)
         added = change.select(*key).distinct()
         current = _filter(table, added, spec.key, "left_semi")
-        parts.append(added_up(current, change, spec))
+        summed = added_up(current, change, spec)
+        if spec.measures.extremes:
+            summed = summed.persist()
+            cached.append(summed)
+            stale = summed.where(STALE).select(*key).distinct()
+            if stale.take(1):  # an extreme taken back: those keys from their input rows
+                parts.append(build_model(spark, spec, inputs, stale, None))
+            summed = summed.where(~F.col(STALE)).drop(STALE)
+        parts.append(summed)
         keys.append(added)
     if not keys:  # a lookup changed, and no row uses what changed
         return table.limit(0), table.select(*key).limit(0), KeyLiterals(0), cached

@@ -11,15 +11,54 @@ from lakehouse.config.tables import MaintenanceSpec
 
 
 @dataclass(frozen=True)
+class MetastoreSpec:
+    """A Hive metastore in a database of its own (PostgreSQL): table names every process sees."""
+
+    url: str = ""  # jdbc:postgresql://host:port/database; empty: the session's own catalog
+    # user / password -> environment variable holding it (or <VAR>_FILE naming a file that does)
+    secrets: dict[str, str] = field(default_factory=dict)
+
+    def validate(self, file: str | Path, key: str) -> None:
+        if self.url and not self.url.startswith("jdbc:"):
+            raise ConfigError(file, f"{key}.url", f"expected jdbc:<driver>://..., got {self.url!r}")
+        if "@" in self.url or "password=" in self.url.lower():
+            raise ConfigError(file, f"{key}.url", "credentials go under secrets:, not in the url")
+        unknown = set(self.secrets) - {"user", "password"}
+        if unknown:
+            raise ConfigError(file, f"{key}.secrets", f"only user and password, not {unknown}")
+
+
+@dataclass(frozen=True)
 class ProfileSpec:
     master: str | None = None
     spark: dict[str, str] = field(default_factory=dict)
+    metastore: MetastoreSpec = field(default_factory=MetastoreSpec)
+
+
+@dataclass(frozen=True)
+class S3Spec:
+    """How s3a:// paths are reached: AWS, or any S3-compatible server."""
+
+    endpoint: str = ""  # empty: AWS's endpoint of the region
+    region: str = "us-east-1"
+    path_style: bool = False  # bucket in the path (most S3-compatible servers), not the host
+    # access_key / secret_key -> environment variable (or <VAR>_FILE); when the variables are
+    # unset, AWS's default chain (instance or pod role, ~/.aws) supplies the credentials.
+    secrets: dict[str, str] = field(default_factory=dict)
+
+    def validate(self, file: str | Path, key: str) -> None:
+        unknown = set(self.secrets) - {"access_key", "secret_key"}
+        if unknown:
+            raise ConfigError(
+                file, f"{key}.secrets", f"only access_key and secret_key, not {unknown}"
+            )
 
 
 @dataclass(frozen=True)
 class StorageSpec:
     root: str
     landing: str = ""
+    s3: S3Spec = field(default_factory=S3Spec)
 
 
 @dataclass(frozen=True)

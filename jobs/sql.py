@@ -6,7 +6,7 @@
 
 With a metastore (the profile's ``metastore.url``) the names are those every pipeline run
 registered there; without one, the tables found under the root are named for this job only.
-Statements of a file are separated by ``;`` at a line's end; the last one's rows are printed.
+Statements are separated by ``;`` and a space or line end; the last one's rows are printed.
 """
 
 import json
@@ -38,7 +38,7 @@ def main() -> int:
             return errors.EXIT_USAGE
     else:
         text = args.execute
-    statements = [s.strip() for s in re.split(r";[ \t]*(?:\n|$)", text) if s.strip()]
+    statements = [s.strip() for s in re.split(r";(?:\s+|$)", text) if s.strip()]
     return job.run("sql", args, lambda w: query(w, statements, args), lock=False, needs_key=False)
 
 
@@ -51,7 +51,7 @@ def query(work: job.Work, statements: list[str], args) -> int:
             frame = work.spark.sql(statement)
         rows = frame.limit(args.limit).collect() if frame is not None else []
     except (AnalysisException, ParseException) as exc:
-        print(f"sql: {str(exc).splitlines()[0]}", file=sys.stderr)
+        print(f"sql: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
         return errors.EXIT_USAGE
     if args.json:
         for row in rows:

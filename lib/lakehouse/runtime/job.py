@@ -26,6 +26,7 @@ from lakehouse.context import RunContext
 from lakehouse.ops.warehouse_lock import LockBusy, LockOwner, WarehouseLock, is_local, lock_path
 from lakehouse.runtime.session import build_session
 from lakehouse.silver import pii
+from lakehouse.storage import object_store
 
 
 class JobStopped(Exception):
@@ -83,7 +84,7 @@ def configure(
         raise usage_error(exc) from None
     try:
         if needs_key:
-            pii.require_key(profile)
+            pii.require_key(profile, can_make=object_store.is_local(project.root))
     except pii.MissingSecretError as exc:
         raise JobStopped(errors.EXIT_USAGE, f"not started: {exc}") from None
     return project, RunContext(run_id=args.run_id, profile=profile, **options)

@@ -143,12 +143,15 @@ class _HadoopStore:
         return hadoop_fs.file_system(self._spark, path)
 
     def _is(self, exc: Py4JJavaError, *class_names: str) -> bool:
-        """Whether the Java exception, or one of its causes, is of one of these classes."""
-        classes = [hadoop_fs.jvm(self._spark).java.lang.Class.forName(n) for n in class_names]
+        """Whether the Java exception, or one of its causes, is of one of these classes (by
+        name: the connector's classes live in Spark's class loader, not Class.forName's)."""
         cause = exc.java_exception
         while cause is not None:
-            if any(c.isInstance(cause) for c in classes):
-                return True
+            cls = cause.getClass()
+            while cls is not None:
+                if cls.getName() in class_names:
+                    return True
+                cls = cls.getSuperclass()
             cause = cause.getCause()
         return False
 

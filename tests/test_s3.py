@@ -1,0 +1,155 @@
+"""The warehouse on a real S3 server (SeaweedFS, started by scripts/services.sh for this module):
+the lock holds when runs race for it, and a day run on s3a:// equals the same day on disk."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+
+from lakehouse import pipeline
+from lakehouse.config import load_project
+from lakehouse.ops import run_log
+from lakehouse.ops.warehouse_lock import LockOwner, WarehouseLock
+from lakehouse.serving.snapshot import GoldReader
+from lakehouse.storage import delta_log, hadoop_fs, object_store
+from tests.conftest import CONF, REPO
+from tests.landing import run_ctx
+from tests.services import started_services
+from tests.test_crash import SELECTION, rows
+from tests.test_pipeline_e2e import day_one
+
+
+@pytest.fixture(scope="module")
+def s3(spark):
+    """One S3 server for the module, with a bucket of its own; the shared session reaches it."""
+    with (
+        started_services(("s3",), bucket=f"lake-{uuid.uuid4().hex[:8]}") as svc,
+        pytest.MonkeyPatch.context() as env,
+    ):
+        for key, value in svc.s3_env().items():
+            env.setenv(key, value)
+        object_store.configure(spark, load_project(CONF).settings.storage.s3)
+        yield svc
+
+
+def s3_project(s3, monkeypatch, name: str):
+    monkeypatch.setenv("LAKEHOUSE_ROOT", f"s3a://{s3.bucket}/{name}/warehouse")
+    monkeypatch.setenv("LAKEHOUSE_LANDING", f"s3a://{s3.bucket}/{name}/landing")
+    return load_project(CONF)
+
+
+def race(locks: list[WarehouseLock]) -> list[bool]:
+    """Each lock's try_acquire, all released at the same instant."""
+    start = threading.Barrier(len(locks))
+    won: list[bool] = [False] * len(locks)
+
+    def attempt(i: int) -> None:
+        start.wait()
+        won[i] = locks[i].try_acquire()
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(len(locks))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return won
+
+
+def test_racing_for_the_lock_on_s3_one_wins(spark, s3, monkeypatch):
+    project = s3_project(s3, monkeypatch, "lock")
+    path = f"{project.root}/_ops/lock"
+    for round_ in range(3):
+        locks = [
+            WarehouseLock(path, LockOwner(f"r{round_}-{i}", "pipeline"), spark=spark)
+            for i in range(2)
+        ]
+        won = race(locks)
+        assert won.count(True) == 1, f"round {round_}: {won}"
+        winner = locks[won.index(True)]
+        assert winner.holder().token == winner.owner.token
+        winner.release()
+        assert winner.holder() is None
+
+    # A lock left by a run on another host that stopped renewing it: taken over by one only.
+    dead = LockOwner("dead", "pipeline", host="elsewhere", renewed_at=0.0)
+    assert WarehouseLock(path, dead, spark=spark).try_acquire()
+    locks = [WarehouseLock(path, LockOwner(f"t{i}", "pipeline"), spark=spark) for i in range(2)]
+    won = race(locks)
+    assert won.count(True) == 1, won
+    winner = locks[won.index(True)]
+    assert winner.taken_over.token == dead.token
+    assert winner.holder().token == winner.owner.token
+    winner.release()
+
+
+def upload(spark, local: Path, target: str) -> None:
+    fs, dest = hadoop_fs.file_system(spark, target)
+    fs.copyFromLocalFile(False, True, hadoop_fs.hadoop_path(spark, f"file:{local}"), dest)
+
+
+@pytest.mark.slow
+def test_a_day_on_s3_equals_the_day_on_disk_and_one_of_two_runs_waits(
+    spark, s3, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("LAKEHOUSE_PII_KEY", "s3-and-local")  # one key: the same hashes
+    monkeypatch.setenv("LAKEHOUSE_ROOT", str(tmp_path / "local"))
+    monkeypatch.setenv("LAKEHOUSE_LANDING", str(tmp_path / "landing"))
+    local = load_project(CONF)
+    day_one(local)
+    remote = s3_project(s3, monkeypatch, "day")
+    upload(spark, tmp_path / "landing", remote.landing)
+    tables = pipeline.select(local, pipeline.Selection(tables=(SELECTION[1],), upstream=True))
+    pipeline.run(spark, local, run_ctx("local-day"), tables=tables)
+
+    # Two runs of the same day on S3 at once: one runs it, the other finds the lock taken.
+    env = {**os.environ, "LAKEHOUSE_DRIVER_MEMORY": "1g"}
+    env.pop("LAKEHOUSE_CONF", None)
+    runs = [
+        subprocess.Popen(
+            [str(REPO / "spark-submit.sh"), "pipeline", *SELECTION],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    outputs = [p.communicate(timeout=1200)[0] for p in runs]
+    codes = sorted(p.returncode for p in runs)
+    assert codes == [0, 4], "\n---\n".join(o[-3000:] for o in outputs)
+    refused = outputs[[p.returncode for p in runs].index(4)]
+    assert "warehouse is locked by pipeline run" in refused
+
+    for table in tables:
+        assert rows(spark, remote, table) == rows(spark, local, table), table.ref
+    sources = spark.read.format("delta").load(remote.table_path(remote.table("bronze.orders")))
+    assert {r[0].split("/")[0] for r in sources.select("_source_file").collect()} == {"s3a:"}
+    # The run log's rows went through delta-rs to S3, the lock is gone, and names were given.
+    latest = run_log.of(spark, remote).last_runs(5)
+    assert [r["status"] for r in latest] == ["succeeded"]
+    assert not hadoop_fs.exists(spark, f"{remote.root}/_ops/lock")
+
+    # The serving layer reads gold from S3 without a JVM: the same rows Spark sees.
+    reader = GoldReader(remote, ["dim_customer"])
+    snapshot = reader.snapshot()
+    try:
+        served = snapshot.rows("SELECT count(*) AS n FROM dim_customer", {}, ["dim_customer"])
+    finally:
+        snapshot.close()
+    gold = spark.read.format("delta").load(remote.table_path(remote.table("gold.dim_customer")))
+    assert served == [{"n": gold.count()}] and gold.count() > 0
+    gold_path = remote.table_path(remote.table("gold.dim_customer"))
+    assert snapshot.versions["dim_customer"] == delta_log.latest_version(spark, gold_path)
+
+
+def test_a_missing_credential_is_named(monkeypatch):
+    monkeypatch.setenv("LAKEHOUSE_S3_ACCESS_KEY", "only-half")
+    monkeypatch.delenv("LAKEHOUSE_S3_SECRET_KEY", raising=False)
+    monkeypatch.delenv("LAKEHOUSE_S3_SECRET_KEY_FILE", raising=False)
+    with pytest.raises(Exception, match="LAKEHOUSE_S3_SECRET_KEY"):
+        object_store.hadoop_settings(load_project(CONF).settings.storage.s3)

@@ -42,7 +42,7 @@ Say = Callable[[str], None]
 # Warehouses
 
 
-def at_root(project: Project, root: Path, landing: Path) -> Project:
+def at_root(project: Project, root: Path | str, landing: Path | str) -> Project:
     """The same tables and rules with the warehouse at ``root`` and files from ``landing``."""
     storage = dataclasses.replace(project.settings.storage, root=str(root), landing=str(landing))
     return dataclasses.replace(
@@ -87,6 +87,7 @@ class Bench:
         parallelism: int = pipeline.DEFAULT_PARALLELISM,
         profile: str = "local",
         skip: Iterable[str] = (),
+        s3_root: str | None = None,
     ):
         if "://" in str(workdir):
             raise ValueError(f"the bench runs on a local folder, not {workdir}")
@@ -105,6 +106,8 @@ class Bench:
                 f"only {', '.join(OPTIONAL_STEPS)} can be skipped, not {', '.join(sorted(unknown))}"
             )
         self.skip = frozenset(skip)
+        # Where the S3 step's warehouse and landing go (s3a://bucket/prefix); None: no S3 step.
+        self.s3_root = s3_root.rstrip("/") if s3_root else None
         self._scans: MergeScans | None = None
         self._paused = 0.0  # seconds of the current step spent reading metrics
 
@@ -214,7 +217,28 @@ class Bench:
                 lambda s: self.layers(s, small, small_history),
             )
             increments(small, "small")
+            if self.s3_root:
+                self.disk_and_s3(scale, measure, landing, day_names[scale.history[0]], manifests)
         return result
+
+    def disk_and_s3(
+        self, scale: Scale, measure: Callable, landing: Path, day: str, manifests: dict
+    ) -> None:
+        """The same simulated day, from empty, into a warehouse on this disk and into one on
+        S3 (its files copied to an S3 landing first, off the clock): what the store costs."""
+        home = self.home(scale)
+        prefix = f"{self.s3_root}/positions-{scale.positions}"
+        fs, top = hadoop_fs.file_system(self.spark, prefix)
+        fs.delete(top, True)  # a warehouse of an earlier run
+        for file in landed_files(landing, [day]):
+            relative = Path(file).relative_to(landing)
+            target = hadoop_fs.hadoop_path(self.spark, f"{prefix}/landing/{relative}")
+            fs.copyFromLocalFile(False, True, hadoop_fs.hadoop_path(self.spark, file), target)
+        rows = _landed_rows(manifests, [day])
+        disk = at_root(self.project, home / "day-disk", landing)
+        s3 = at_root(self.project, f"{prefix}/warehouse", f"{prefix}/landing")
+        measure(f"day_disk {day}", "-", rows, lambda s: self.layers(s, disk, [day]))
+        measure(f"day_s3 {day}", "-", rows, lambda s: self.layers(s, s3, [day]))
 
     # --- the data -----------------------------------------------------------------------------
 

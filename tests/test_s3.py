@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from pyspark.sql import functions as F
 
 from lakehouse import pipeline
 from lakehouse.config import load_project
@@ -20,7 +21,7 @@ from lakehouse.storage import delta_log, hadoop_fs, object_store
 from tests.conftest import CONF, REPO
 from tests.landing import run_ctx
 from tests.services import started_services
-from tests.test_crash import SELECTION, rows
+from tests.test_crash import SELECTION, VARIES
 from tests.test_pipeline_e2e import day_one
 
 
@@ -153,3 +154,13 @@ def test_a_missing_credential_is_named(monkeypatch):
     monkeypatch.delenv("LAKEHOUSE_S3_SECRET_KEY_FILE", raising=False)
     with pytest.raises(Exception, match="LAKEHOUSE_S3_SECRET_KEY"):
         object_store.hadoop_settings(load_project(CONF).settings.storage.s3)
+
+
+def rows(spark, project, table):
+    """The table's rows without what differs by run (when, which run, where the landing
+    area was): a file's lineage is kept relative to its landing area."""
+    df = spark.read.format("delta").load(project.table_path(table))
+    if "_source_file" in df.columns:
+        relative = F.substring_index("_source_file", "/landing/", -1)
+        df = df.withColumn("_source_file", relative)
+    return sorted(map(tuple, df.drop(*[c for c in VARIES if c in df.columns]).collect()), key=repr)

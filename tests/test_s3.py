@@ -157,10 +157,12 @@ def test_a_missing_credential_is_named(monkeypatch):
 
 
 def rows(spark, project, table):
-    """The table's rows without what differs by run (when, which run, where the landing
-    area was): a file's lineage is kept relative to its landing area."""
+    """The table's rows without what differs by run (when, which run) and by store: a file's
+    lineage is kept relative to its landing area, and its modification time (on S3, when it
+    was uploaded) is left out."""
     df = spark.read.format("delta").load(project.table_path(table))
     if "_source_file" in df.columns:
         relative = F.substring_index("_source_file", "/landing/", -1)
         df = df.withColumn("_source_file", relative)
-    return sorted(map(tuple, df.drop(*[c for c in VARIES if c in df.columns]).collect()), key=repr)
+    varies = [*VARIES, "_source_modified_at"]
+    return sorted(map(tuple, df.drop(*[c for c in varies if c in df.columns]).collect()), key=repr)

@@ -134,6 +134,9 @@ def test_a_day_on_s3_equals_the_day_on_disk_and_one_of_two_runs_waits(
     latest = run_log.of(spark, remote).last_runs(5)
     assert [r["status"] for r in latest] == ["succeeded"]
     assert not hadoop_fs.exists(spark, f"{remote.root}/_ops/lock")
+    # Great Expectations' Data Docs went to the warehouse too.
+    docs = f"{remote.root}/_quality/gx/gx/uncommitted/data_docs/local_site/index.html"
+    assert "silver_customers" in (delta_log.read_text(spark, docs) or "")
 
     # The serving layer reads gold from S3 without a JVM: the same rows Spark sees.
     reader = GoldReader(remote, ["dim_customer"])

@@ -14,7 +14,7 @@ from lakehouse.results import RefreshResult, Status
 from lakehouse.silver import pii
 from lakehouse.silver.conform import silver_schema
 from lakehouse.silver.micro_batch import BatchContext, Counts, process_batch
-from lakehouse.silver.quality import store
+from lakehouse.silver.quality import gx_mirror, store
 from lakehouse.storage import delta_tables, exactly_once, fingerprint, object_store
 from lakehouse.storage import key_date_layout as layout
 
@@ -65,7 +65,8 @@ def refresh(spark: SparkSession, project: Project, table: Table, ctx: RunContext
         path=path,
         quarantine_path=quarantine_path,
         results_path=project.quality_results_path,
-        gx_dir=project.gx_dir if project.settings.quality.great_expectations else None,
+        gx_dir=_gx_dir(project) if project.settings.quality.great_expectations else None,
+        gx_mirror=None if object_store.is_local(project.root) else _gx_remote(project),
         docs_index_runs=project.settings.quality.data_docs_index_runs,
         harmonisation=project.harmonisation,
         key=pii.load_key(ctx.profile, _key_file(project)) if needs_key else None,
@@ -96,6 +97,17 @@ def refresh(spark: SparkSession, project: Project, table: Table, ctx: RunContext
     return RefreshResult(
         table.ref, rows_read=counts.rows_read, rows_quarantined=counts.rows_quarantined
     )
+
+
+def _gx_remote(project: Project) -> str:
+    return f"{project.root}/_quality/gx"
+
+
+def _gx_dir(project: Project) -> Path:
+    """GX's project: under the root on this disk, else a working copy of the warehouse's."""
+    if object_store.is_local(project.root):
+        return project.gx_dir
+    return gx_mirror.working_copy(project.gx_dir, _gx_remote(project))
 
 
 def _key_file(project: Project) -> Path | None:

@@ -14,7 +14,8 @@ from pyspark.sql import functions as F
 
 from lakehouse import pipeline
 from lakehouse.config import load_project
-from lakehouse.ops import run_log
+from lakehouse.config.tables import MaintenanceSpec
+from lakehouse.ops import erasure, maintenance, run_log
 from lakehouse.ops.warehouse_lock import LockOwner, WarehouseLock
 from lakehouse.serving.snapshot import GoldReader
 from lakehouse.storage import delta_log, hadoop_fs, object_store
@@ -94,7 +95,7 @@ def upload(spark, local: Path, target: str) -> None:
 
 
 @pytest.mark.slow
-def test_a_day_on_s3_equals_the_day_on_disk_and_one_of_two_runs_waits(
+def test_a_day_on_s3_equals_the_day_on_disk_then_maintenance_and_erasure_work_there(
     spark, s3, tmp_path, monkeypatch
 ):
     monkeypatch.setenv("LAKEHOUSE_PII_KEY", "s3-and-local")  # one key: the same hashes
@@ -149,6 +150,20 @@ def test_a_day_on_s3_equals_the_day_on_disk_and_one_of_two_runs_waits(
     assert served == [{"n": gold.count()}] and gold.count() > 0
     gold_path = remote.table_path(remote.table("gold.dim_customer"))
     assert snapshot.versions["dim_customer"] == delta_log.latest_version(spark, gold_path)
+
+    # Maintenance and erasure work there as on disk: OPTIMIZE, VACUUM and statistics; the
+    # subject gone from every table, its landed file rewritten, and old files purged.
+    silver = remote.table_path(remote.table("silver.customers"))
+    done = maintenance.maintain(spark, "silver.customers", silver, MaintenanceSpec())
+    assert done.statistics["rows"] == 2 and done.files_after >= 1
+    report = erasure.erase(spark, remote, ["C1"], run_ctx("erase"), catch_up_first=False)
+    assert report.landing_files["bronze.customers"] == 1
+    landed = f"{remote.landing}/ecommerce/customers/customers_2026-03-01.csv"
+    assert "ann@example.com" not in delta_log.read_text(spark, landed)
+    for ref in ("bronze.customers", "silver.customers"):
+        files = spark.read.parquet(remote.table_path(remote.table(ref)))  # every data file left
+        assert files.where("customer_id = 'C1'").count() == 0, ref
+        assert files.count() == 1, ref
 
 
 def test_a_missing_credential_is_named(monkeypatch):

@@ -129,7 +129,7 @@ def test_a_day_on_s3_equals_the_day_on_disk_then_maintenance_and_erasure_work_th
 
     for table in tables:
         assert rows(spark, remote, table) == rows(spark, local, table), table.ref
-    sources = spark.read.format("delta").load(remote.table_path(remote.table("bronze.orders")))
+    sources = spark.read.format("delta").load(remote.table_path(remote.table("bronze.customers")))
     assert {r[0].split("/")[0] for r in sources.select("_source_file").collect()} == {"s3a:"}
     # The run log's rows went through delta-rs to S3, the lock is gone, and names were given.
     latest = run_log.of(spark, remote).last_runs(5)

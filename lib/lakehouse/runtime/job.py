@@ -22,6 +22,7 @@ from pyspark.sql import SparkSession
 
 from lakehouse import errors
 from lakehouse.config import ConfigError, Project, load_project
+from lakehouse.config.secrets import MissingSecret
 from lakehouse.context import RunContext
 from lakehouse.ops.warehouse_lock import LockBusy, LockOwner, WarehouseLock, is_local, lock_path
 from lakehouse.runtime.session import build_session
@@ -117,7 +118,10 @@ def run(
             if lock and is_local(where):
                 held = WarehouseLock(where, owner, stale)
                 held.acquire(wait, on_wait=lambda h: tell(f"waiting: {LockBusy(where, h)}"))
-            spark = build_session(project, ctx.profile, app_name=f"lakehouse-{name}")
+            try:
+                spark = build_session(project, ctx.profile, app_name=f"lakehouse-{name}")
+            except MissingSecret as exc:  # the store's or the metastore's credentials
+                raise JobStopped(errors.EXIT_USAGE, f"not started: {exc}") from None
             spark.sparkContext.setLogLevel(log_level)
             if lock and held is None:
                 held = WarehouseLock(where, owner, stale, spark=spark)

@@ -13,7 +13,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from lakehouse import pipeline
-from lakehouse.config import load_project
+from lakehouse.config import ConfigError, load_project
 from lakehouse.config.tables import MaintenanceSpec
 from lakehouse.ops import erasure, maintenance, run_log
 from lakehouse.ops.warehouse_lock import LockOwner, WarehouseLock
@@ -184,3 +184,35 @@ def rows(spark, project, table):
         df = df.withColumn("_source_file", relative)
     varies = [*VARIES, "_source_modified_at"]
     return sorted(map(tuple, df.drop(*[c for c in varies if c in df.columns]).collect()), key=repr)
+
+
+def test_one_setting_reaches_both_engines(tmp_path, monkeypatch):
+    secret = tmp_path / "secret"
+    secret.write_text("s3cr3t\n")
+    monkeypatch.setenv("LAKEHOUSE_S3_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("LAKEHOUSE_S3_PATH_STYLE", "true")
+    monkeypatch.setenv("LAKEHOUSE_S3_ACCESS_KEY", "AKID")
+    monkeypatch.setenv("LAKEHOUSE_S3_SECRET_KEY_FILE", str(secret))
+    s3 = load_project(CONF).settings.storage.s3
+    hadoop = object_store.hadoop_settings(s3)
+    assert hadoop["fs.s3a.endpoint"] == "http://127.0.0.1:9"
+    assert hadoop["fs.s3a.path.style.access"] == "true"
+    assert hadoop["fs.s3a.connection.ssl.enabled"] == "false"
+    assert (hadoop["fs.s3a.access.key"], hadoop["fs.s3a.secret.key"]) == ("AKID", "s3cr3t")
+    uri, options = object_store.delta_rs_location("s3a://b/warehouse/gold/x", s3)
+    assert uri == "s3a://b/warehouse/gold/x"
+    assert options["AWS_ALLOW_HTTP"] == "true"
+    assert options["AWS_VIRTUAL_HOSTED_STYLE_REQUEST"] == "false"
+    assert (options["AWS_ACCESS_KEY_ID"], options["AWS_SECRET_ACCESS_KEY"]) == ("AKID", "s3cr3t")
+    assert object_store.delta_rs_location("file:/tmp/w/x", s3) == ("/tmp/w/x", {})
+
+
+def test_s3_secrets_are_named_not_written(conf_copy):
+    text = (conf_copy / "lakehouse.yaml").read_text()
+    text = text.replace(
+        "secrets: {access_key: LAKEHOUSE_S3_ACCESS_KEY, secret_key: LAKEHOUSE_S3_SECRET_KEY}",
+        "secrets: {access_key: LAKEHOUSE_S3_ACCESS_KEY, token: X}",
+    )
+    (conf_copy / "lakehouse.yaml").write_text(text)
+    with pytest.raises(ConfigError, match=r"storage\.s3\.secrets: only access_key and secret_key"):
+        load_project(conf_copy / "lakehouse.yaml")

@@ -17,7 +17,7 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-import pyspark
+from pyspark.find_spark_home import _find_spark_home
 
 from lakehouse.config.secrets import secret
 from lakehouse.config.settings import MetastoreSpec
@@ -98,7 +98,8 @@ def _has_schema(conn) -> bool:
 
 
 def _schema_tool(url: str, user: str, password: str) -> None:
-    spark_jars = Path(pyspark.__file__).parent / "jars"
+    # Spark's own jars: under spark-submit pyspark is imported from a zip, so ask its finder.
+    spark_jars = Path(_find_spark_home()) / "jars"
     with tempfile.TemporaryDirectory(prefix="metastore-schema-") as tmp:
         with zipfile.ZipFile(next(spark_jars.glob("hive-metastore-*.jar"))) as jar:
             jdo = jar.extract("package.jdo", tmp)

@@ -202,25 +202,30 @@ s3_down() {
 }
 
 write_env() {
-  cat >"$dir/services.env" <<EOF
-# Written by scripts/services.sh up; source it to point the lakehouse at these services.
-export LAKEHOUSE_KAFKA_PORT=$KAFKA_PORT
-export LAKEHOUSE_KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT
-export LAKEHOUSE_PG_PORT=$PG_PORT
-export LAKEHOUSE_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
-export LAKEHOUSE_PG_URL=jdbc:postgresql://127.0.0.1:$PG_PORT/$PG_DB
-export LAKEHOUSE_PG_USER=$PG_USER
-export LAKEHOUSE_PG_PASSWORD_FILE=$dir/postgres.password
-export LAKEHOUSE_S3_PORT=$S3_PORT
-export LAKEHOUSE_S3_BUCKET=$S3_BUCKET
-export LAKEHOUSE_S3_ENDPOINT=http://127.0.0.1:$S3_PORT
-export LAKEHOUSE_S3_PATH_STYLE=true
-export LAKEHOUSE_S3_ACCESS_KEY_FILE=$dir/s3.access_key
-export LAKEHOUSE_S3_SECRET_KEY_FILE=$dir/s3.secret_key
-export LAKEHOUSE_METASTORE_URL=jdbc:postgresql://127.0.0.1:$PG_PORT/$METASTORE_DB
-export LAKEHOUSE_METASTORE_USER=$PG_USER
-export LAKEHOUSE_METASTORE_PASSWORD_FILE=$dir/postgres.password
-EOF
+  # Ports always (so `status` and `down` find them); where to connect only for what runs, so
+  # a shell that sources it never points the lakehouse at a server that is not there.
+  {
+    echo "# Written by scripts/services.sh up; source it to point the lakehouse at these services."
+    echo "export LAKEHOUSE_KAFKA_PORT=$KAFKA_PORT LAKEHOUSE_KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT"
+    echo "export LAKEHOUSE_PG_PORT=$PG_PORT LAKEHOUSE_S3_PORT=$S3_PORT LAKEHOUSE_S3_BUCKET=$S3_BUCKET"
+    if kafka_running; then
+      echo "export LAKEHOUSE_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT"
+    fi
+    if pg_running; then
+      echo "export LAKEHOUSE_PG_URL=jdbc:postgresql://127.0.0.1:$PG_PORT/$PG_DB"
+      echo "export LAKEHOUSE_PG_USER=$PG_USER"
+      echo "export LAKEHOUSE_PG_PASSWORD_FILE=$dir/postgres.password"
+      echo "export LAKEHOUSE_METASTORE_URL=jdbc:postgresql://127.0.0.1:$PG_PORT/$METASTORE_DB"
+      echo "export LAKEHOUSE_METASTORE_USER=$PG_USER"
+      echo "export LAKEHOUSE_METASTORE_PASSWORD_FILE=$dir/postgres.password"
+    fi
+    if s3_running; then
+      echo "export LAKEHOUSE_S3_ENDPOINT=http://127.0.0.1:$S3_PORT"
+      echo "export LAKEHOUSE_S3_PATH_STYLE=true"
+      echo "export LAKEHOUSE_S3_ACCESS_KEY_FILE=$dir/s3.access_key"
+      echo "export LAKEHOUSE_S3_SECRET_KEY_FILE=$dir/s3.secret_key"
+    fi
+  } >"$dir/services.env"
 }
 
 wanted() { [[ "$services" == *" $1 "* ]]; }

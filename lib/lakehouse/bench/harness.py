@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from lakehouse import bronze, pipeline
+from lakehouse import pipeline
 from lakehouse.bench.figures import Scale, ScaleResult, Step, simulator_overrides
 from lakehouse.bench.probe import MB, MemorySampler, MergeScan, MergeScans
 from lakehouse.config import Project
@@ -44,9 +44,11 @@ Say = Callable[[str], None]
 
 def at_root(project: Project, root: Path | str, landing: Path | str) -> Project:
     """The same tables and rules with the warehouse at ``root`` and files from ``landing``."""
-    storage = dataclasses.replace(project.settings.storage, root=str(root), landing=str(landing))
+    storage = project.settings.storage.model_copy(
+        update={"root": str(root), "landing": str(landing)}
+    )
     return dataclasses.replace(
-        project, settings=dataclasses.replace(project.settings, storage=storage)
+        project, settings=project.settings.model_copy(update={"storage": storage})
     )
 
 
@@ -55,9 +57,9 @@ def without_expectations(project: Project) -> Project:
 
 
 def without_gx(project: Project) -> Project:
-    quality = dataclasses.replace(project.settings.quality, great_expectations=False)
+    quality = project.settings.quality.model_copy(update={"great_expectations": False})
     return dataclasses.replace(
-        project, settings=dataclasses.replace(project.settings, quality=quality)
+        project, settings=project.settings.model_copy(update={"quality": quality})
     )
 
 
@@ -311,8 +313,8 @@ class Bench:
             source = table.spec.source
             (
                 self.spark.read.format(source.format)
-                .schema(bronze.source_schema(source))
-                .options(**bronze.reader_options(source))
+                .schema(files.source_schema(source))
+                .options(**files.reader_options(source))
                 .load(files)
                 .write.format("delta")
                 .save(str(target / table.name))
@@ -345,6 +347,9 @@ class Bench:
             )
             step.layers[layer] = round(time.monotonic() - t0, 2)
             step.tables.update({r.ref: round(r.seconds, 2) for r in reports})
+            step.refreshes.update(
+                {r.ref: {"strategy": r.strategy, "jobs": r.spark_jobs} for r in reports}
+            )
             step.not_due += [r.ref for r in reports if r.status is Status.NOT_DUE]
             self._collect_merges(step)
 

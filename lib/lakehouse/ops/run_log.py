@@ -118,8 +118,18 @@ def table_entry(
         rows_quarantined=result.rows_quarantined,
         version=result.version,
         error=result.error,
-        detail="; ".join(filter(None, (result.note, *result.warnings[:20]))) or None,
+        detail="; ".join(filter(None, (_how(result), result.note, *result.warnings[:20]))) or None,
     )
+
+
+def _how(result: RefreshResult) -> str | None:
+    """A gold refresh's strategy, why, and the Spark jobs it ran."""
+    parts = []
+    if result.strategy:
+        parts.append(f"{result.strategy}: {result.plan}" if result.plan else result.strategy)
+    if result.spark_jobs is not None:
+        parts.append(f"{result.spark_jobs} Spark jobs")
+    return ", ".join(parts) or None
 
 
 _TYPES = {

@@ -32,7 +32,7 @@ def refresh(spark: SparkSession, project: Project, table: Table, ctx: RunContext
         result.rows_read, result.rows_quarantined
     """
     spec: SilverSpec = table.spec
-    observed = fingerprint.observe_inputs(spark, project, table)
+    observed = fingerprint.observe_source(spark, project, table)
     if fingerprint.up_to_date(spark, project, table, observed):
         return RefreshResult(table.ref, Status.UP_TO_DATE, rows_read=0, rows_quarantined=0)
     path = project.table_path(table)

@@ -118,7 +118,7 @@ def validate(
     gx_dir: Path,
     name: str,
     run_name: str,
-    index_runs: int = QualitySpec.data_docs_index_runs,
+    index_runs: int = QualitySpec().data_docs_index_runs,
     mirror: str | None = None,
 ) -> GxResult:
     """Validate ``df`` with ``suite``; store the result and its Data Docs in the project at

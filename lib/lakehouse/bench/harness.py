@@ -23,6 +23,7 @@ from pyspark.sql import SparkSession
 from lakehouse import pipeline
 from lakehouse.bench.figures import Scale, ScaleResult, Step, simulator_overrides
 from lakehouse.bench.probe import MB, MemorySampler, MergeScan, MergeScans
+from lakehouse.bronze import files as bronze_files
 from lakehouse.config import Project
 from lakehouse.config.tables import LAYERS
 from lakehouse.context import RunContext
@@ -306,16 +307,16 @@ class Bench:
         for table in project.in_dependency_order():
             if table.layer != "bronze":
                 continue
-            files = landed_files(Path(project.landing_path(table)), days)
-            if not files:
+            landed = landed_files(Path(project.landing_path(table)), days)
+            if not landed:
                 continue
             t0 = time.monotonic()
             source = table.spec.source
             (
                 self.spark.read.format(source.format)
-                .schema(files.source_schema(source))
-                .options(**files.reader_options(source))
-                .load(files)
+                .schema(bronze_files.source_schema(source))
+                .options(**bronze_files.reader_options(source))
+                .load(landed)
                 .write.format("delta")
                 .save(str(target / table.name))
             )

@@ -179,6 +179,8 @@ class Bench:
             history = [day_names[d] for d in scale.history]
             landed = _landed_rows(manifests, history)
             measure("floor", "-", landed, lambda s: self.floor(s, large, history, home / "floor"))
+            if self.s3_root:  # early, so a run that stops later still has them
+                self.disk_and_s3(scale, measure, landing, day_names[scale.history[0]], manifests)
             measure("full_load", "-", landed, lambda s: self.layers(s, large, history))
             increments(large, "large")
             # A daily run on a day whose files are all taken, against the least a job can do:
@@ -220,8 +222,6 @@ class Bench:
                 lambda s: self.layers(s, small, small_history),
             )
             increments(small, "small")
-            if self.s3_root:
-                self.disk_and_s3(scale, measure, landing, day_names[scale.history[0]], manifests)
         return result
 
     def disk_and_s3(

@@ -3,15 +3,56 @@ hold for the whole project (the tables' own files are read by ``tables``)."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, model_validator
 
 from lakehouse.config.table_blocks import MaintenanceSpec
 from lakehouse.config.yaml_model import ConfigModel, Flag, Int, Setting, Text, problem, within
 
 
+class MetastoreSpec(ConfigModel):
+    """A Hive metastore in a database of its own (PostgreSQL): table names every process sees."""
+
+    url: Text = Field(
+        "",
+        description="jdbc:postgresql://host:port/database, without credentials; empty: the "
+        "session's own catalog",
+    )
+    secrets: dict[Literal["user", "password"], Text] = Field(
+        {}, description="user / password -> environment variable (or <VAR>_FILE)"
+    )
+
+    @model_validator(mode="after")
+    def _url_without_credentials(self) -> MetastoreSpec:
+        if self.url and not self.url.startswith("jdbc:"):
+            raise problem("url", f"expected jdbc:<driver>://..., got {self.url!r}")
+        if "@" in self.url or "password=" in self.url.lower():
+            raise problem("url", "credentials go under secrets:, not in the url")
+        return self
+
+
 class ProfileSpec(ConfigModel):
     master: Text | None = Field(None, description="Spark master: local[2]; none on a cluster")
     spark: dict[str, Setting] = Field({}, description="Spark settings of this profile")
+    metastore: MetastoreSpec = Field(
+        MetastoreSpec(), description="table names shared by every process (docs/operations.md)"
+    )
+
+
+class S3Spec(ConfigModel):
+    """How s3a:// paths are reached: AWS, or any S3-compatible server."""
+
+    endpoint: Text = Field("", description="empty: AWS's endpoint of the region")
+    region: Text = "us-east-1"
+    path_style: Flag = Field(
+        False, description="bucket in the path (most S3-compatible servers), not the host"
+    )
+    secrets: dict[Literal["access_key", "secret_key"], Text] = Field(
+        {},
+        description="access_key / secret_key -> environment variable (or <VAR>_FILE); unset: "
+        "AWS's default chain (instance or pod role, ~/.aws)",
+    )
 
 
 class StorageSpec(ConfigModel):
@@ -19,6 +60,7 @@ class StorageSpec(ConfigModel):
     landing: Text = Field(
         "", description="where operational systems drop files; default <root>/landing"
     )
+    s3: S3Spec = Field(S3Spec(), description="how s3a:// roots and landings are reached")
 
 
 class OperationsSpec(ConfigModel):

@@ -18,7 +18,7 @@ from lakehouse.context import RunContext
 from lakehouse.errors import DataQualityError
 from lakehouse.pipeline.selection import Selection, downstream_of, select
 from lakehouse.results import RefreshResult, Status
-from lakehouse.storage import delta_log, delta_tables, exactly_once
+from lakehouse.storage import catalog, delta_log, delta_tables, exactly_once
 
 Refresh = Callable[[SparkSession, Project, Table, RunContext], RefreshResult]
 REFRESH_BY_LAYER: dict[str, Refresh] = {
@@ -104,10 +104,13 @@ def refresh_table(
         result = REFRESH_BY_LAYER[table.layer](spark, project, table, ctx)
     result = result.with_(spark_jobs=jobs())
     if result.status is Status.UP_TO_DATE:  # it started nothing: neither does its report
+        if before is not None and catalog.is_persistent(spark):
+            catalog.register(spark, project, table)  # a warehouse older than its metastore
         return result.with_(version=before, seconds=time.monotonic() - started)
     version, metrics = commits_since(spark, path, before)
     if version is None:  # a model that wrote nothing yet has no table
         return result.with_(seconds=time.monotonic() - started)
+    catalog.register(spark, project, table)
     # A table that committed nothing (not due, or equal rows) holds what it held: not counted.
     committed = version != before
     return result.with_(

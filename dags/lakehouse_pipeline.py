@@ -23,7 +23,7 @@ from airflow import DAG
 
 PROJECT = Path(os.environ.get("LAKEHOUSE_PROJECT", Path(__file__).resolve().parents[1]))
 CONF = Path(os.environ.get("LAKEHOUSE_CONF", PROJECT / "conf" / "lakehouse.yaml"))
-sys.path.insert(0, str(PROJECT / "lib"))  # the config loader needs only PyYAML, not Spark
+sys.path.insert(0, str(PROJECT / "lib"))  # the config loader needs PyYAML and pydantic, not Spark
 
 from lakehouse.config import load_project  # noqa: E402
 

@@ -20,7 +20,12 @@ from tests.conftest import CONF, REPO
 pytestmark = pytest.mark.slow
 
 VENV = REPO / ".cache" / "airflow-venv"
-REQUIREMENTS = ["apache-airflow==2.10.5", "apache-airflow-providers-apache-spark"]
+# The DAG loads the project's configuration, whose models need pydantic (pinned as the project's).
+REQUIREMENTS = [
+    "apache-airflow==2.10.5",
+    "apache-airflow-providers-apache-spark",
+    "pydantic==2.14.4",
+]
 
 CHECK = """
 import json, sys
@@ -37,7 +42,7 @@ print(json.dumps({
 
 def airflow_python() -> Path:
     python = VENV / "bin" / "python"
-    probe = [str(python), "-c", "import airflow.providers.apache.spark"]
+    probe = [str(python), "-c", "import airflow.providers.apache.spark, pydantic"]
     if python.exists() and subprocess.run(probe, capture_output=True).returncode == 0:
         return python
     subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)

@@ -38,13 +38,29 @@ def kill_points(project):
     def planned(ref: str) -> Callable[[], bool]:
         return (Path(project.checkpoint_path(project.table(ref))) / "offsets" / "0").exists
 
+    def table_dir(ref: str) -> Path:
+        return Path(project.table_path(project.table(ref)))
+
+    def written_not_committed(ref: str) -> Callable[[], bool]:
+        """A gold build's data files are in the table's folder; its log has no commit yet."""
+        return lambda: (
+            any(table_dir(ref).rglob("*.parquet"))
+            and not any((table_dir(ref) / "_delta_log").glob("*.json"))
+        )
+
+    def refresh_committed(ref: str) -> Callable[[], bool]:
+        """A gold refresh committed, carrying the input versions it consumed."""
+        log = table_dir(ref) / "_delta_log"
+        return lambda: any('"userMetadata":' in f.read_text() for f in sorted(log.glob("*.json")))
+
     return [
         ("bronze batch planned, nothing written", planned("bronze.customers")),
         ("bronze append committed, stream not", committed("bronze.customers")),
         # A new table's first batch is appended: a replay must not append it twice.
         ("silver first append committed, stream not", committed("silver.customers")),
-        ("gold batch planned, nothing written", planned("gold.dim_customer")),
-        ("gold first build committed, stream not", committed("gold.dim_customer")),
+        # Gold runs no stream: what it consumed commits with what it wrote, or not at all.
+        ("gold files written, nothing committed", written_not_committed("gold.dim_customer")),
+        ("gold first build committed, run not ended", refresh_committed("gold.dim_customer")),
     ]
 
 

@@ -167,7 +167,12 @@ def test_few_key_values_reach_the_scan_as_literals(spark, tmp_path, monkeypatch)
         [("O1", 1, datetime(2027, 3, 1)), ("O2", 1, datetime(2027, 3, 1)), ("O3", 2, None)],
         "order_id string, shop int, at timestamp",
     )
-    spec = GoldSpec(key=("order_id", "shop", "at"), inputs={}, sql="SELECT 1")
+    spec = GoldSpec(
+        key=("order_id", "shop", "at"),
+        inputs={"lines": "silver.lines"},
+        changes={"lines": ("order_id", "shop", "at")},
+        sql="SELECT 1",
+    )
     # Three order ids are too many; a timestamp would pass through Python's local time.
     literals = gold.key_literals(keys, spec, {}, {})
     assert literals.keys == 3
@@ -448,3 +453,47 @@ def test_running_extremes_recompute_only_the_customer_whose_first_order_went(spa
         date(2026, 3, 5),
     )
     assert result.strategy == "additive" and result.keys_changed == 2
+
+
+def test_a_change_querys_bound_reaches_the_scans_as_a_literal(spark, tmp_path):
+    """A customer's new version touches only the orders from its start on: the change
+    query's ``since`` is computed from the changed rows and handed to the SQL as a literal,
+    which the orders' scan filters its files with."""
+    from lakehouse.config.tables import ChangeQuery
+    from lakehouse.gold.changes import touched_keys
+    from lakehouse.storage.key_date_layout import with_key_date
+
+    path = str(tmp_path / "orders")
+    orders = spark.createDataFrame(
+        [
+            ("O20260101-1", "C1", datetime(2026, 1, 1, 10)),
+            ("O20260305-1", "C1", datetime(2026, 3, 5, 10)),
+            ("O20260306-1", "C2", datetime(2026, 3, 6, 10)),
+        ],
+        "order_id string, customer_id string, order_ts timestamp",
+    )
+    with_key_date(orders, "try_to_date(substr(order_id, 2, 8), 'yyyyMMdd')").write.format(
+        "delta"
+    ).partitionBy("_key_month").save(path)
+    spec = GoldSpec(
+        inputs={"orders": "silver.orders", "customer": "gold.dim_customer"},
+        key=("order_id",),
+        changes={
+            "orders": ("order_id",),
+            "customer": ChangeQuery(
+                params={"since": "SELECT min(valid_from) FROM changed"},
+                sql="SELECT o.order_id FROM changed c JOIN orders o"
+                " ON o.customer_id = c.customer_id AND o.order_ts >= c.valid_from"
+                " WHERE o._key_date >= to_date(:since)",
+            ),
+        },
+        sql="SELECT * FROM orders",
+    )
+    moved = spark.createDataFrame(
+        [("C1", datetime(2026, 3, 1))], "customer_id string, valid_from timestamp"
+    )
+    inputs = {"orders": spark.read.format("delta").load(path), "customer": moved}
+    keys = touched_keys(spark, spec, {"customer": moved}, inputs)
+    assert [r.order_id for r in keys.collect()] == ["O20260305-1"]
+    plan = keys._jdf.queryExecution().executedPlan().toString()
+    assert re.search(r"_key_date#\d+ >= 2026-03-01", plan), plan

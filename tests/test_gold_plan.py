@@ -126,7 +126,8 @@ def test_an_input_rebuilt_or_new_to_the_model_rebuilds_it_and_a_missing_one_is_a
         plan_refresh(fact, state({**inputs, "silver.orders": (None, None)}), NOW)
 
 
-# Spark actions gold may run, and where: the one look at the touched keys (build), the check
+# Spark actions gold may run, and where: the one look at the touched keys (build), a change
+# query's bounds (changes), the check
 # for a taken-back extreme (additive), and the writes.
 ACTIONS = {
     "collect",
@@ -143,6 +144,7 @@ ACTIONS = {
 }
 ALLOWED = {
     "build.py": {"first"},
+    "changes.py": {"first"},  # a change query's bounds, one value each
     "additive.py": {"take"},
     # the write; before a MERGE, one look at its source and where the keys' rows live
     "writers.py": {"first", "collect", "save", "execute"},

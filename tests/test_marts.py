@@ -16,7 +16,7 @@ from pyspark.sql.types import _parse_datatype_string
 
 from lakehouse import gold
 from lakehouse.results import RefreshResult, Status
-from lakehouse.storage import delta_tables
+from lakehouse.storage import delta_tables, key_date_layout
 from tests.landing import run_ctx
 
 pytestmark = pytest.mark.slow
@@ -133,8 +133,11 @@ def land_silver(spark, project, day):
     """Upsert a day's rows the way silver does (MERGE by key), so the change feed has the
     inserts and update images gold reads."""
     for ref, (keys, schema) in SILVER.items():
-        path = project.table_path(project.table(ref))
+        table = project.table(ref)
+        path = project.table_path(table)
         rows = _rows(spark, schema, DAYS[day].get(ref, []))
+        if table.spec.key_date:  # laid out by the date its keys carry, as silver writes it
+            rows = key_date_layout.with_key_date(rows, table.spec.key_date)
         delta_tables.ensure_table(spark, path, rows.schema, (), delta_tables.CHANGE_FEED)
         if ref in DAYS[day]:
             on = " AND ".join(f"t.{k} = s.{k}" for k in keys)

@@ -25,9 +25,18 @@ def parse_interval(text: str) -> timedelta:
 
 class ChangeQuery(ConfigModel):
     """For a lookup input: SQL over its changed rows (view ``changed``, with ``_change_type``)
-    and the model's other inputs that returns the model keys those changes affect."""
+    and the model's other inputs that returns the model keys those changes affect.
+
+    ``params`` name values the query uses as ``:name``, each SQL over ``changed`` alone
+    returning one value (the earliest day a new version starts): a literal, so the scans
+    of the other inputs prune their files on it instead of reading the whole history."""
 
     sql: Text
+    params: dict[str, Text] = Field(
+        {},
+        description="name: SQL over `changed` returning one value, used as :name in sql "
+        "(a bound the scans prune on)",
+    )
 
 
 # An input's changes: the columns of its rows that carry the key, or a query for a lookup.

@@ -4,6 +4,7 @@ lookup's changed rows to the keys they affect."""
 
 from __future__ import annotations
 
+import re
 from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
@@ -25,7 +26,8 @@ def touched_keys(
     that changed) touch, without nulls or repeats.
 
     A change query joins an input's changes with whole inputs (a new customer version with
-    every order of the year): it runs only for an input that changed, which the plan knows.
+    every order of the year): it runs only for an input that changed, which the plan knows,
+    and its ``params`` (one small query each over the changed rows) bound what it reads.
     """
     parts = []
     for alias, change in spec.changes.items():
@@ -33,7 +35,7 @@ def touched_keys(
             continue
         if isinstance(change, ChangeQuery):
             name_views(spark, {**inputs, CHANGED_VIEW: changes[alias]})
-            parts.append(spark.sql(change.sql).toDF(*spec.key))
+            parts.append(spark.sql(bound_sql(spark, change)).toDF(*spec.key))
         else:
             keyed = (F.expr(e).alias(k) for e, k in zip(change, spec.key, strict=True))
             parts.append(changes[alias].select(*keyed))
@@ -41,6 +43,25 @@ def touched_keys(
         return spark.createDataFrame([], _key_schema(spec, inputs))
     keys = reduce(lambda a, b: a.unionByName(b), parts)
     return keys.where(" AND ".join(f"`{k}` IS NOT NULL" for k in spec.key)).distinct()
+
+
+def bound_sql(spark: SparkSession, change: ChangeQuery) -> str:
+    """The change query with each ``:name`` replaced by its value as a SQL string literal.
+
+    Values are computed as text by Spark (in the session's time zone, never Python's) and
+    written into the SQL: a bound parameter (``spark.sql(args=...)``) is left unbound over
+    Delta scans here, and a literal is what lets the scans prune their files.
+    """
+    values = {}
+    for name, sql in change.params.items():
+        value = spark.sql(f"SELECT CAST(({sql}) AS STRING)").first()[0]
+        values[name] = (
+            "NULL" if value is None else "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        )
+    if not values:
+        return change.sql
+    names = "|".join(map(re.escape, sorted(values, key=len, reverse=True)))
+    return re.sub(rf":({names})\b", lambda m: values[m.group(1)], change.sql)
 
 
 def _key_schema(spec: GoldSpec, inputs: dict[str, DataFrame]) -> str:

@@ -2,6 +2,7 @@
 # The retailer's operational systems, for real, on loopback:
 #   scripts/services.sh install               fetch Kafka's jars, install PostgreSQL if missing
 #   scripts/services.sh up|down|status [DIR]  start / stop / show them (data under DIR)
+#   scripts/services.sh restart kafka|postgres [DIR]   stop one and start it again (chaos drills)
 # DIR defaults to .cache/services. Ports: $KAFKA_PORT (19092), $KAFKA_CONTROLLER_PORT (19093),
 # $PG_PORT (15432); `up` keeps the ports it started with in DIR/services.env, which `status`
 # and `down` read, and which a shell can source (LAKEHOUSE_KAFKA_BOOTSTRAP, LAKEHOUSE_PG_*).
@@ -75,6 +76,17 @@ load_env() {
   KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-${LAKEHOUSE_KAFKA_CONTROLLER_PORT:-19093}}
   PG_PORT=${PG_PORT:-${LAKEHOUSE_PG_PORT:-15432}}
 }
+
+kafka_down() {
+  if kafka_running; then
+    local pid; pid=$(cat "$dir/kafka/pid"); kill "$pid"
+    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+  fi
+  rm -f "$dir/kafka/pid"
+}
+
+pg_down() { pg_running && as_pg "$(pg_bin)/pg_ctl" -D "$dir/postgres/data" -m fast -w stop >/dev/null || true; }
 
 kafka_running() { [ -f "$dir/kafka/pid" ] && kill -0 "$(cat "$dir/kafka/pid")" 2>/dev/null; }
 pg_running() { [ -f "$dir/postgres/data/postmaster.pid" ] && as_pg "$(pg_bin)/pg_ctl" -D "$dir/postgres/data" status >/dev/null 2>&1; }
@@ -168,6 +180,8 @@ status() {
 }
 
 cmd=${1:-status}
+service=""
+if [ "$cmd" = restart ]; then service=${2:-}; shift; fi
 dir=${2:-$here/.cache/services}
 mkdir -p "$dir" && dir=$(cd "$dir" && pwd)
 case "$cmd" in
@@ -176,16 +190,15 @@ case "$cmd" in
     install_kafka; install_postgres; load_env
     [ "$(id -u)" = 0 ] && chmod 755 "$dir"
     kafka_up; pg_up; write_env; status ;;
-  down)
+  down) load_env; kafka_down; pg_down; status || true ;;
+  restart)
     load_env
-    if kafka_running; then
-      pid=$(cat "$dir/kafka/pid"); kill "$pid"
-      for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-      kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-    fi
-    rm -f "$dir/kafka/pid"
-    pg_running && as_pg "$(pg_bin)/pg_ctl" -D "$dir/postgres/data" -m fast -w stop >/dev/null
-    status || true ;;
+    case "$service" in
+      kafka) kafka_down; kafka_up ;;
+      postgres) pg_down; pg_up ;;
+      *) die "restart what? kafka or postgres" ;;
+    esac
+    status ;;
   status) load_env; status ;;
-  *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

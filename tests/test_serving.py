@@ -510,7 +510,8 @@ def _check_labels(browser, api):
         if chart in ("peak-hours", "new-returning"):  # counts
             assert all(re.fullmatch(r"[\d,]+", tick) for tick in t["ticks"]), (chart, t)
     assert texts["peak-hours"]["axis"] == [str(h) for h in range(24)]
-    assert set(texts["intake-revenue"]["axis"]) <= set(shops.values())
+    for label in texts["intake-revenue"]["axis"]:  # a name, or its start when it is long
+        assert any(label in (n, f"{n[:17]}…") for n in shops.values()), label
     assert any("€" in tile for tile in texts["ytd"]["tiles"])
 
 

@@ -44,7 +44,7 @@ const Format = {
 };
 
 const SVG_NS = "http://www.w3.org/2000/svg";
-const W = 520, H = 230, PAD = { l: 64, r: 8, t: 8, b: 44 };
+const W = 520, H = 240;
 
 function svgEl(name, attrs, parent) {
   const node = document.createElementNS(SVG_NS, name);
@@ -61,7 +61,7 @@ function ticks(min, max, unit) {
   if (unit === "count") step = Math.max(1, Math.round(step));
   const out = [];
   for (let v = Math.floor(min / step) * step; v <= max + step * 1e-9; v += step) out.push(+v.toFixed(10));
-  if (out[out.length - 1] < max) out.push(out[out.length - 1] + step);
+  if (out[out.length - 1] < max || out.length < 2) out.push(out[out.length - 1] + step);
   return out;
 }
 
@@ -78,11 +78,15 @@ function chartMessage(figure, text, state) {
 // Bars ("bar") or lines with dots ("line") of measures over labels. labels: the API's values
 // (kept on each mark); shown: what the axis says for each. All measures share one unit.
 function drawChart(figure, { labels, shown = labels, series, kind = "bar" }) {
-  if (!labels.length) return chartMessage(figure, "No data for these filters.", "empty");
+  const values = series.flatMap((s) => s.values.filter((v) => v != null));
+  if (!values.length) return chartMessage(figure, "No data for these filters.", "empty");
   figure.querySelectorAll("svg, .legend, .message").forEach((n) => n.remove());
   const unit = MEASURES[series[0].measure].unit;
+  // Labels wider than their slot are written aslant (and cut at 18 characters).
+  const slot = (W - 72) / labels.length;
+  const aslant = shown.some((t) => String(t).length * 5.5 > slot * Math.ceil(labels.length / 24));
+  const PAD = { l: 64, r: 8, t: 8, b: aslant ? 72 : 30 };
   const svg = svgEl("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" }, figure);
-  const values = series.flatMap((s) => s.values.filter((v) => v != null));
   const grid = ticks(Math.min(0, ...values), Math.max(0, ...values), unit);
   const lo = grid[0], hi = grid[grid.length - 1];
   const iw = W - PAD.l - PAD.r, ih = H - PAD.t - PAD.b;
@@ -95,10 +99,11 @@ function drawChart(figure, { labels, shown = labels, series, kind = "bar" }) {
   const every = Math.ceil(labels.length / 24);
   shown.forEach((text, i) => {
     if (i % every) return;
-    const t = svgEl("text", { x: PAD.l + step * (i + 0.5), y: H - PAD.b + 12, "text-anchor": "middle", class: "axis-label" }, svg);
-    t.textContent = String(text);
-    if (labels.length > 12) t.setAttribute("transform", `rotate(-35 ${PAD.l + step * (i + 0.5)} ${H - PAD.b + 12})`);
-    if (labels.length > 12) t.setAttribute("text-anchor", "end");
+    const x = PAD.l + step * (i + 0.5), y0 = H - PAD.b + 12;
+    const t = svgEl("text", { x, y: y0, "text-anchor": aslant ? "end" : "middle", class: "axis-label" }, svg);
+    const full = String(text);
+    t.textContent = aslant && full.length > 18 ? `${full.slice(0, 17)}…` : full;
+    if (aslant) t.setAttribute("transform", `rotate(-35 ${x} ${y0})`);
   });
   series.forEach((s, k) => {
     const m = MEASURES[s.measure];

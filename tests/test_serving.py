@@ -559,13 +559,15 @@ def test_dashboard_in_headless_chromium(api, gold, spark, tmp_path):
             "SELECT p.customer_id FROM mart_customer_profile p LEFT ANTI JOIN "
             "mart_recommendations r USING (customer_id) ORDER BY 1 LIMIT 1"
         ).first()
+        none = api.ok(f"/api/customers/{lonely}/recommendations")
+        assert none["items"] == [] and "kept purchase" in none["empty_because"]
         browser.evaluate(
             f"$('customer-id').value = '{lonely}'; $('customer-form').requestSubmit(); true"
         )
         said = browser.wait_for(
             "$('customer').textContent.includes('No recommendations') && $('customer').textContent"
         )
-        assert lonely in said and "<" not in said
+        assert lonely in said and none["empty_because"] in said and "<" not in said
         assert browser.evaluate("JSON.stringify(window.refused)") == "[]"
 
         browser.call("Page.navigate", url=f"{api.url}/docs")  # Swagger UI, served offline

@@ -149,15 +149,25 @@ def create_app(reader: GoldReader, token: str | None = None) -> FastAPI:
 
     @app.get(
         "/api/customers/{customer_id}/recommendations",
-        summary="Products recommended to a customer (not bought yet), best first; none for a "
-        "customer without a kept (not cancelled) purchase",
+        summary="Products recommended to a customer (not bought yet), best first; when there "
+        "are none, `empty_because` says why",
     )
     def recommendations(snap: Snap, customer_id: CustomerId):
         known = rows(snap, q.PROFILE, customer_id=customer_id)
         found = rows(snap, q.RECOMMENDATIONS, customer_id=customer_id)
         if not known and not found:
             raise HTTPException(404, f"unknown customer '{customer_id}'")
-        return answer(snap, found, customer_id=customer_id)
+        if found:
+            return answer(snap, found, customer_id=customer_id)
+        kept = rows(snap, q.KEPT_PURCHASES, customer_id=customer_id)[0]["lines"]
+        why = (
+            "their first kept purchase came after the recommendations were last computed "
+            "(once a week); the next computation includes them"
+            if kept
+            else "no purchase of theirs was kept yet (none, or all cancelled or still without "
+            "their lines); recommendations start from the first kept purchase"
+        )
+        return answer(snap, found, customer_id=customer_id, empty_because=why)
 
     @app.get(
         "/api/products/{product_id}/bought-with",

@@ -42,6 +42,16 @@ RECOMMENDATIONS = Query(
     ["mart_recommendations", "dim_product"],
 )
 
+# Why a known customer has no recommendations: none of their purchases was kept, or they came
+# after the weekly model was computed.
+KEPT_PURCHASES = Query(
+    """
+    SELECT count(*) AS lines FROM fct_order_positions
+    WHERE customer_id = $customer_id AND status <> 'cancelled' AND product_id IS NOT NULL
+    """,
+    ["fct_order_positions"],
+)
+
 PRODUCT = Query(
     "SELECT product_id, product_name, brand, category, department FROM dim_product"
     " WHERE product_id = $product_id AND is_current",

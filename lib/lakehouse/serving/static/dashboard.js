@@ -179,9 +179,7 @@ async function showCustomer(event) {
     say(`${p.customer_id}, ${p.city ?? "city unknown"} (${p.country ?? "-"}): ${Format.count(p.orders)} orders, ` +
       `revenue ${Format.value("money", p.revenue, false)}; recency, frequency and monetary scores ` +
       `${p.r_score ?? "-"} / ${p.f_score ?? "-"} / ${p.m_score ?? "-"} (5 is best).`);
-    if (!r.items.length) {
-      return say("No recommendations for this customer: the model learns from kept purchases, and this customer has none (every order cancelled).");
-    }
+    if (!r.items.length) return say(`No recommendations for this customer yet: ${r.empty_because}.`);
     const table = box.appendChild(document.createElement("table"));
     const head = table.appendChild(document.createElement("tr"));
     for (const h of ["Rank", "Product", "Brand", "Score"]) head.appendChild(document.createElement("th")).textContent = h;

@@ -40,7 +40,7 @@ def test_killed_runs_and_restarted_servers_end_like_a_clean_run(request, folder,
                 monkeypatch.setenv(name, value)
         project = real_systems_project(CONF)
         spark = request.getfixturevalue("spark")  # started now: one JVM at a time
-        return chaos_checks.check(drill, spark, project)
+        return chaos_checks.check(spark, project, drill.incremental_gold)
 
     report = drill.run(check)
     print(f"\n{report.summary()}")

@@ -101,6 +101,7 @@ class Drill:
         self.landing = folder / "landing"
         self.services = folder / "services"
         self.logs = folder / "logs"
+        self.incremental_gold = folder / "gold-incremental"  # gold as the runs left it
         self.typical = 120.0  # a run's length, until one is measured
         kafka = _free_port()
         while kafka >= 65000:  # the controller takes the next port
@@ -222,7 +223,7 @@ class Drill:
             raise RuntimeError(
                 f"the clean run exited {report.final_exit} (log: {self.logs}/final.log)"
             )
-        shutil.copytree(self.root / "gold", self.folder / "gold-incremental")
+        shutil.copytree(self.root / "gold", self.incremental_gold)
         shutil.rmtree(self.root / "gold")
         shutil.rmtree(self.root / "_checkpoints" / "gold")
         rebuilt = self.start_pipeline("rebuild", "--layer", "gold", "--refresh-now")
@@ -262,7 +263,7 @@ def check_with_spark(drill: Drill) -> tuple[dict, list[str]]:
     project = real_systems_project(REPO / "conf" / "lakehouse.yaml")
     spark = build_session(project, "local", app_name="lakehouse-chaos-checks")
     try:
-        return chaos_checks.check(drill, spark, project)
+        return chaos_checks.check(spark, project, drill.incremental_gold)
     finally:
         spark.stop()
 

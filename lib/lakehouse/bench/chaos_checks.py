@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -13,9 +12,6 @@ from pyspark.sql.types import MapType
 
 from lakehouse.config import Project, Table
 from lakehouse.simulator.systems import RealSystems
-
-if TYPE_CHECKING:
-    from lakehouse.bench.chaos import Drill
 
 
 def _manifests(landing: Path) -> list[dict]:
@@ -103,9 +99,10 @@ def _bronze(spark, project: Project, table: Table, manifests: list[dict]) -> tup
     return {"sent": sent, "bronze_rows": landed}, failures
 
 
-def check(drill: Drill, spark: SparkSession, project: Project) -> tuple[dict, list[str]]:
-    """Figures per table and what failed; ``project`` is the drill's configuration (its
-    warehouse, landing and the real-systems overlay)."""
+def check(spark: SparkSession, project: Project, incremental_gold: Path) -> tuple[dict, list[str]]:
+    """Figures per table and what failed. ``project`` is the drill's configuration (its
+    warehouse, landing and the real-systems overlay), whose gold is the rebuild;
+    ``incremental_gold`` holds the gold tables as the runs left them."""
     figures: dict[str, object] = {}
     failures: list[str] = []
     manifests = _manifests(Path(project.landing))
@@ -123,7 +120,7 @@ def check(drill: Drill, spark: SparkSession, project: Project) -> tuple[dict, li
         if table.layer != "gold":
             continue
         rebuilt = _comparable(_read(spark, project.table_path(table)))
-        kept = _comparable(_read(spark, drill.folder / "gold-incremental" / table.name))
+        kept = _comparable(_read(spark, incremental_gold / table.name))
         kept = kept.select(*rebuilt.columns)
         extra, missing = kept.exceptAll(rebuilt).count(), rebuilt.exceptAll(kept).count()
         figures[table.ref] = {"rows": rebuilt.count()}

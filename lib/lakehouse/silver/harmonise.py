@@ -88,7 +88,10 @@ def _lookup(block: str, mapping: dict[str, tuple[str, ...]]) -> Column:
                     f"harmonisation.yaml: {block}: {variant!r} (of {canonical!r}) and a spelling "
                     f"of {other!r} fold to the same {fold(variant)!r}; list it under one of them"
                 )
-    return F.create_map(*(F.lit(x) for kv in sorted(pairs.items()) for x in kv))
+    # Typed, so that an empty block is an empty map of strings, not a map of nothing.
+    return F.create_map(*(F.lit(x) for kv in sorted(pairs.items()) for x in kv)).cast(
+        "map<string,string>"
+    )
 
 
 @dataclass(frozen=True)

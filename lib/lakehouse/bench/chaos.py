@@ -209,6 +209,8 @@ class Drill:
             process.log.close()
             if restarter is not None:
                 restarter.join()  # the service is back before the next cycle
+            else:  # the run ended before the restart was due: none happened
+                cycle.restart = cycle.restart_at = None
         cycle.seconds = round(time.monotonic() - started, 1)
         return cycle
 

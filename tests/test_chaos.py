@@ -1,8 +1,8 @@
-"""The chaos drill on a tiny day per cycle (scripts/chaos.sh runs it at length): data lands
-in files, Kafka and PostgreSQL, each run is killed with kill -9 of its process group at a
-moment of the seeded schedule, one cycle restarts the broker and one the database mid-run;
-after a clean run bronze holds exactly the rows sent, silver one row per key, and gold
-equals a full rebuild."""
+"""The chaos drill on a tiny day per cycle (scripts/chaos.sh runs it at length): after a
+first day run whole, data lands in files, Kafka and PostgreSQL, each run is killed with
+kill -9 of its process group halfway and late in a run, one cycle restarting the broker and
+one the database mid-run; after a clean run bronze holds exactly the rows sent, silver one
+row per key, and gold equals a full rebuild."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def folder():
 
 def test_killed_runs_and_restarted_servers_end_like_a_clean_run(request, folder, monkeypatch):
     # When to kill (a share of a run's length) and what to restart in the middle.
-    schedule = [(0.35, "kafka"), (0.6, "postgres"), (0.2, None)]
+    schedule = [(0.5, "kafka"), (0.8, "postgres")]
     drill = chaos.Drill(folder, cycles=len(schedule), seed=3, schedule=schedule)
 
     def check(drill):
@@ -46,7 +46,7 @@ def test_killed_runs_and_restarted_servers_end_like_a_clean_run(request, folder,
     print(f"\n{report.summary()}")
     assert report.failures == []
     assert any(c.outcome == "killed" for c in report.cycles), report.cycles
-    assert {c.restart for c in report.cycles} == {"kafka", "postgres", None}
+    assert {c.restart for c in report.cycles} == {"kafka", "postgres"}
     assert report.final_exit == 0
     assert report.checks["bronze.orders"]["sent"] > 0
     assert report.checks["bronze.pos_sales"]["database_rows"] > 0

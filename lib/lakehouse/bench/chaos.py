@@ -51,6 +51,7 @@ class Cycle:
 @dataclass
 class Report:
     cycles: list[Cycle] = field(default_factory=list)
+    calibration: float = 0.0  # seconds of the first, whole run
     final_exit: int | None = None
     final_seconds: float = 0.0
     checks: dict[str, object] = field(default_factory=dict)
@@ -64,7 +65,7 @@ class Report:
         kills = [c.kill_at for c in self.cycles if c.outcome == "killed"]
         span = f" at {min(kills):.0f}-{max(kills):.0f} s" if kills else ""
         return (
-            f"{len(self.cycles)} cycles: {killed} runs killed{span}, "
+            f"a whole run {self.calibration:.0f} s; {len(self.cycles)} cycles: {killed} runs killed{span}, "
             f"{len(ended)} ended first ({', '.join(ended) or '-'}); broker restarted "
             f"{restarts['kafka']}x, database {restarts['postgres']}x mid-run; final clean run "
             f"exit {self.final_exit} in {self.final_seconds:.0f} s; checks: "
@@ -102,7 +103,7 @@ class Drill:
         self.services = folder / "services"
         self.logs = folder / "logs"
         self.incremental_gold = folder / "gold-incremental"  # gold as the runs left it
-        self.typical = 120.0  # a run's length, until one is measured
+        self.typical = 120.0  # a run's length: measured by ``calibrate``, then by whole runs
         kafka = _free_port()
         while kafka >= 65000:  # the controller takes the next port
             kafka = _free_port()
@@ -173,13 +174,25 @@ class Drill:
 
     # --- the drill ---------------------------------------------------------------------------
 
+    def calibrate(self) -> float:
+        """A first day, run whole: how long a run takes, so that the kills fall within one."""
+        self.deliver(0)
+        started = time.monotonic()
+        process = self.start_pipeline("run-whole")
+        code = process.wait()
+        process.log.close()
+        if code != 0:
+            raise RuntimeError(f"the first run exited {code} (log: {self.logs}/run-whole.log)")
+        self.typical = time.monotonic() - started
+        return self.typical
+
     def cycle(self, index: int) -> Cycle:
-        self.deliver(index)
+        self.deliver(index + 1)
         share, restart = (self.rng.uniform(0.05, 1.0), self.rng.choice(RESTARTS))
         if self.schedule:
             share, restart = self.schedule[index]
         kill_at = share * self.typical
-        cycle = Cycle(index, index, round(kill_at, 1), restart)
+        cycle = Cycle(index, index + 1, round(kill_at, 1), restart)
         if restart:
             cycle.restart_at = round(self.rng.uniform(0.1, 0.9) * kill_at, 1)
         started = time.monotonic()
@@ -241,6 +254,8 @@ class Drill:
         started = time.monotonic()
         self.services_script("up", name="services-up")
         try:
+            report.calibration = self.calibrate()
+            print(f"chaos: a whole run takes {report.calibration:.0f} s", flush=True)
             for i in range(self.cycles):
                 cycle = self.cycle(i)
                 report.cycles.append(cycle)

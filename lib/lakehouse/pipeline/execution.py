@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from lakehouse.context import RunContext
 from lakehouse.errors import DataQualityError
 from lakehouse.pipeline.selection import Selection, downstream_of, select
 from lakehouse.results import RefreshResult, Status
-from lakehouse.storage import delta_log
+from lakehouse.storage import catalog, delta_log, delta_tables, exactly_once
 
 Refresh = Callable[[SparkSession, Project, Table, RunContext], RefreshResult]
 REFRESH_BY_LAYER: dict[str, Refresh] = {
@@ -70,6 +71,28 @@ def commits_since(spark: SparkSession, path: str, after: int | None) -> tuple[in
     return version, totals
 
 
+@contextmanager
+def counted_jobs(spark: SparkSession, group: str) -> Iterator[Callable[[], int]]:
+    """Spark jobs started inside from this thread (under job group ``group``) and by the
+    streams it started (each micro-batch runs in its stream's own group)."""
+    context = spark.sparkContext
+    context.setJobGroup(group, group)
+    exactly_once.started_streams()  # forget streams from before
+    tracker = context.statusTracker()
+
+    def jobs() -> int:
+        groups = [group, *streams]
+        return sum(len(tracker.getJobIdsForGroup(g)) for g in groups)
+
+    streams: list[str] = []
+    try:
+        yield jobs
+    finally:
+        streams.extend(exactly_once.started_streams())
+        context.setLocalProperty("spark.jobGroup.id", None)
+        context.setLocalProperty("spark.job.description", None)
+
+
 def refresh_table(
     spark: SparkSession, project: Project, table: Table, ctx: RunContext
 ) -> RefreshResult:
@@ -77,16 +100,21 @@ def refresh_table(
     started = time.monotonic()
     path = project.table_path(table)
     before = delta_log.latest_version(spark, path)
-    result = REFRESH_BY_LAYER[table.layer](spark, project, table, ctx)
+    with counted_jobs(spark, f"{ctx.run_id}:{table.ref}") as jobs:
+        result = REFRESH_BY_LAYER[table.layer](spark, project, table, ctx)
+    result = result.with_(spark_jobs=jobs())
     if result.status is Status.UP_TO_DATE:  # it started nothing: neither does its report
+        if before is not None and catalog.is_persistent(spark):
+            catalog.register(spark, project, table)  # a warehouse older than its metastore
         return result.with_(version=before, seconds=time.monotonic() - started)
     version, metrics = commits_since(spark, path, before)
     if version is None:  # a model that wrote nothing yet has no table
         return result.with_(seconds=time.monotonic() - started)
+    catalog.register(spark, project, table)
     # A table that committed nothing (not due, or equal rows) holds what it held: not counted.
     committed = version != before
     return result.with_(
-        rows=spark.read.format("delta").load(path).count() if committed else None,
+        rows=delta_tables.row_count(spark, path) if committed else None,
         version=version,
         seconds=time.monotonic() - started,
         # What the layer took in (bronze: the landed rows; silver: the stream's rows, before
@@ -183,6 +211,7 @@ def run(
                         )
                 for upstream in waiting.values():
                     upstream.discard(table.ref)
+    gold.release_change_sets(ctx.run_id)
     order = {t.ref: i for i, t in enumerate(tables)}
     reports.sort(key=lambda r: order[r.ref])
     if not all(r.status.ok for r in reports):
@@ -200,6 +229,8 @@ def numbers(report: RefreshResult) -> dict[str, Any]:
         "rows_quarantined": report.rows_quarantined,
         "version": report.version,
         "seconds": round(report.seconds, 2),
+        "strategy": report.strategy,
+        "spark_jobs": report.spark_jobs,
     }
     if report.error:
         out["error"] = report.error

@@ -2,6 +2,7 @@
 # The retailer's operational systems and the warehouse's object store, for real, on loopback:
 #   scripts/services.sh install                          fetch Kafka's jars, install PostgreSQL if missing
 #   scripts/services.sh up|down|status [DIR] [SERVICE..]  start / stop / show them (data under DIR)
+#   scripts/services.sh restart kafka|postgres [DIR]     stop one and start it again (chaos drills)
 # SERVICE: kafka, postgres, s3 (SeaweedFS, an S3-compatible server); default all three.
 # DIR defaults to .cache/services. Ports: $KAFKA_PORT (19092), $KAFKA_CONTROLLER_PORT (19093),
 # $PG_PORT (15432), $S3_PORT (19000; SeaweedFS's own servers take the nine ports after it);
@@ -84,6 +85,17 @@ load_env() {
   S3_PORT=${S3_PORT:-${LAKEHOUSE_S3_PORT:-19000}}
   S3_BUCKET=${S3_BUCKET:-${LAKEHOUSE_S3_BUCKET:-lakehouse}}
 }
+
+kafka_down() {
+  if kafka_running; then
+    local pid; pid=$(cat "$dir/kafka/pid"); kill "$pid"
+    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+  fi
+  rm -f "$dir/kafka/pid"
+}
+
+pg_down() { pg_running && as_pg "$(pg_bin)/pg_ctl" -D "$dir/postgres/data" -m fast -w stop >/dev/null || true; }
 
 kafka_running() { [ -f "$dir/kafka/pid" ] && kill -0 "$(cat "$dir/kafka/pid")" 2>/dev/null; }
 s3_running() { [ -f "$dir/s3/pid" ] && kill -0 "$(cat "$dir/s3/pid")" 2>/dev/null; }
@@ -249,6 +261,8 @@ status() {
 }
 
 cmd=${1:-status}
+service=""
+if [ "$cmd" = restart ]; then service=${2:-}; shift; fi
 dir=${2:-$here/.cache/services}
 services="${*:3}"
 services=" ${services:-kafka postgres s3} "
@@ -268,14 +282,17 @@ case "$cmd" in
   down)
     load_env
     if wanted s3; then s3_down; fi
-    if wanted kafka && kafka_running; then
-      pid=$(cat "$dir/kafka/pid"); kill "$pid"
-      for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-      kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-    fi
-    if wanted kafka; then rm -f "$dir/kafka/pid"; fi
-    wanted postgres && pg_running && as_pg "$(pg_bin)/pg_ctl" -D "$dir/postgres/data" -m fast -w stop >/dev/null
+    if wanted kafka; then kafka_down; fi
+    if wanted postgres; then pg_down; fi
     status || true ;;
+  restart)
+    load_env
+    case "$service" in
+      kafka) kafka_down; kafka_up ;;
+      postgres) pg_down; pg_up ;;
+      *) die "restart what? kafka or postgres" ;;
+    esac
+    status ;;
   status) load_env; status ;;
-  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -12,18 +12,18 @@ import urllib.request
 
 import uvicorn
 
+from lakehouse.serving import server
 from tests.cdp import free_port
 
 
 class ApiServer:
-    """The app served by uvicorn in a thread on 127.0.0.1, until ``stop``."""
+    """The app served by uvicorn in a thread on 127.0.0.1, until ``stop``, with the settings
+    the API runs with (``lakehouse.serving.server.config``)."""
 
     def __init__(self, app):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
-        )
+        self.server = uvicorn.Server(server.config(app, "127.0.0.1", self.port))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
         self.thread.start()
         deadline = time.monotonic() + 30
@@ -33,8 +33,10 @@ class ApiServer:
             time.sleep(0.05)
 
     def get(self, path: str, headers: dict[str, str] | None = None, **params):
-        """(status, JSON body) of GET path?params; None values are left out."""
-        query = urllib.parse.urlencode({k: v for k, v in params.items() if v is not None})
+        """(status, JSON body) of GET path?params; None values are left out, a list value
+        sends the parameter once per item."""
+        given = {k: v for k, v in params.items() if v is not None}
+        query = urllib.parse.urlencode(given, doseq=True)
         request = urllib.request.Request(
             f"{self.url}{path}" + (f"?{query}" if query else ""), headers=headers or {}
         )

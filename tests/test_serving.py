@@ -4,7 +4,9 @@ in a real headless Chromium."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import threading
 import uuid
@@ -17,6 +19,7 @@ from lakehouse import pipeline
 from lakehouse.config import load_project
 from lakehouse.marts.recommend_eval import evaluate
 from lakehouse.serving import __main__ as serve_main
+from lakehouse.serving import security
 from lakehouse.serving.app import create_app
 from lakehouse.serving.queries import DERIVED, SERVED_TABLES
 from lakehouse.serving.snapshot import GoldReader
@@ -190,12 +193,17 @@ def test_sales_views_equal_spark_sql_over_the_orders(spark, api, gold):
         assert close(got["order_intake"], intake) and close(got["revenue"], revenue)
         assert close(got["average_order_value"], float(intake) / n)
 
+    # Every hour of the day, zeros included (an axis without gaps).
     hours = api.ok("/api/sales/peak-hours", shop=shop, **{"from": first, "to": last})["items"]
     expected = facts("SELECT hour, count(*) FROM fct_orders WHERE {where} GROUP BY 1 ORDER BY 1")
-    assert [(r["hour"], r["orders"]) for r in hours] == [tuple(r) for r in expected]
+    assert [r["hour"] for r in hours] == list(range(24))
+    assert {(r["hour"], r["orders"]) for r in hours if r["orders"]} == {tuple(r) for r in expected}
+    assert any(r["orders"] == 0 and r["revenue"] == 0 for r in hours)  # one shop, two days
     all_hours = api.ok("/api/sales/peak-hours")["items"]
     expected = spark.sql("SELECT hour, count(*) FROM fct_orders GROUP BY 1 ORDER BY 1").collect()
-    assert [(r["hour"], r["orders"]) for r in all_hours] == [tuple(r) for r in expected]
+    assert {(r["hour"], r["orders"]) for r in all_hours if r["orders"]} == {
+        tuple(r) for r in expected
+    }
 
     ytd = api.ok("/api/sales/year-to-date", shop=shop, as_of=last)
     ((n, intake, revenue),) = facts(
@@ -253,6 +261,100 @@ def test_new_returning_and_brands_page_through_the_marts(api, gold):
     assert [r["brand"] for r in page1["items"] + page2["items"]] == brands[:6]
 
 
+def test_brands_for_a_shop_and_days_by_the_marts_rule(spark, api, gold):
+    """Ranked from the lines for a shop or any days; with the mart's own window and no shop,
+    the same answer as the mart."""
+    mart = api.ok("/api/brands/ranking", weeks=4, limit=1000)
+    window = {"from": mart["from"], "to": mart["to"]}
+    assert (mart["weeks"], mart["total"]) == (4, len(mart["items"]))
+    by_days = api.ok("/api/brands/ranking", limit=1000, **window)
+    assert by_days["weeks"] is None and by_days["items"] == mart["items"]
+    gold("fct_order_positions"), gold("dim_product")
+    shop = spark.sql(
+        "SELECT shop_id FROM fct_order_positions GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+    ).first()[0]
+    days = sorted(
+        str(r[0]) for r in gold("fct_order_positions").select("order_date").distinct().collect()
+    )
+    expected = spark.sql(
+        f"""SELECT coalesce(p.brand, 'unknown') AS brand, sum(l.amount) AS sales, sum(l.quantity)
+        FROM fct_order_positions l LEFT JOIN dim_product p ON p.product_sk = l.product_sk
+        WHERE l.status <> 'cancelled' AND l.shop_id = '{shop}'
+          AND l.order_date BETWEEN '{days[1]}' AND '{days[-1]}'
+        GROUP BY 1"""
+    ).collect()
+    got = api.ok("/api/brands/ranking", shop=shop, limit=1000, **{"from": days[1], "to": days[-1]})
+    assert got["total"] == len(expected) == len(got["items"]) > 0
+    by_brand = {r["brand"]: r for r in got["items"]}
+    for brand, sales, units in expected:
+        assert close(by_brand[brand]["sales"], sales) and by_brand[brand]["units"] == units
+    assert [r["brand_rank"] for r in got["items"]] == sorted(r["brand_rank"] for r in got["items"])
+    # A shop without dates: the mart's window (the last 4 weeks), for that shop only.
+    shop_only = api.ok("/api/brands/ranking", shop=shop, limit=1000)
+    assert (shop_only["from"], shop_only["to"], shop_only["weeks"]) == (mart["from"], mart["to"], 4)
+    status, body = api.get("/api/brands/ranking", weeks=4, **{"from": days[0]})
+    assert status == 422 and invalid_params(body) == {"weeks"}
+
+
+def test_new_and_returning_customers_of_one_shop(spark, api, gold):
+    gold("fct_orders"), gold("mart_customer_profile")
+    shop = spark.sql(
+        "SELECT shop_id FROM fct_orders GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"
+    ).first()[0]
+    expected = spark.sql(
+        f"""SELECT o.order_date, count(DISTINCT o.customer_id),
+               count(DISTINCT CASE WHEN p.first_order_date = o.order_date THEN o.customer_id END)
+        FROM fct_orders o LEFT JOIN mart_customer_profile p USING (customer_id)
+        WHERE o.shop_id = '{shop}' AND o.customer_id IS NOT NULL GROUP BY 1 ORDER BY 1"""
+    ).collect()
+    got = api.ok("/api/customers-by-period", shop=shop, period="day")["items"]
+    assert [(r["period_start"], r["customers"], r["new_customers"]) for r in got] == [
+        (str(d), n, new) for d, n, new in expected
+    ]
+    assert all(r["returning_customers"] == r["customers"] - r["new_customers"] for r in got)
+    chain = {r["period_start"]: r for r in api.ok("/api/customers-by-period")["items"]}
+    assert all(r["new_customers"] <= chain[r["period_start"]]["new_customers"] for r in got)
+    assert sum(r["customers"] for r in got) < sum(r["customers"] for r in chain.values())
+
+
+def test_total_is_the_total_wherever_the_page_falls(api):
+    for path, params in [
+        ("/api/brands/ranking", {"weeks": 12}),
+        ("/api/sales/intake-vs-revenue", {"group": "city", "period": "all"}),
+    ]:
+        first = api.ok(path, limit=2, **params)
+        assert first["total"] > 2
+        for offset in (first["total"], first["total"] + 35, 2**63 - 1):
+            past = api.ok(path, limit=2, offset=offset, **params)
+            assert (past["total"], past["items"], past["offset"]) == (first["total"], [], offset)
+
+
+HOSTILE = [
+    "", " ", "0", "-1", "4.0", "1e22", str(2**63), "9" * 40, "0x10", "+4", "NaN", "null",
+    "2026-03-01T00:00:00", "1772323200", "2026-02-30", "9999-12-31", "0001-01-01",
+    "' OR '1'='1", "../../conf/lakehouse.yaml", "%00", "\u0000", "é", "x" * 300,
+]  # fmt: skip
+
+
+def test_hostile_values_in_every_parameter_never_give_a_500(api):
+    """Every query parameter of every endpoint the OpenAPI lists, with each hostile value:
+    an answer, or a 4xx that names the parameter."""
+    spec = api.ok("/openapi.json")
+    tried = 0
+    for path, ops in spec["paths"].items():
+        concrete = path.replace("{customer_id}", "NOBODY").replace("{product_id}", "P_NONE")
+        for param in ops["get"].get("parameters", []):
+            if param["in"] != "query":
+                continue
+            for value in HOSTILE:
+                status, body = api.get(concrete, **{param["name"]: value})
+                tried += 1
+                assert status < 500, (path, param["name"], value, body)
+                if status == 422:
+                    assert invalid_params(body) == {param["name"]}, (path, value, body)
+    assert tried > 300
+
+
 def test_bad_input_is_named(api):
     assert api.get("/api/customers/NOBODY")[0] == 404
     assert api.get("/api/customers/NOBODY/recommendations")[0] == 404
@@ -292,13 +394,14 @@ def test_openapi_lists_every_question(api):
         "/api/customers-by-period",
     } <= paths
     status, page = api.get("/docs")
-    assert status == 200 and "/openapi.json" in page
+    assert status == 200 and "/static/docs.js" in page
+    assert "/openapi.json" in api.get("/static/docs.js")[1]  # started from a file, not inline
     assert "/static/vendor/swagger-ui-dist-5.35.0/swagger-ui-bundle.js" in page  # no CDN
 
 
 def test_token_required_off_loopback(project, monkeypatch, capsys):
-    monkeypatch.delenv(serve_main.TOKEN_ENV, raising=False)
-    monkeypatch.delenv(serve_main.TOKEN_FILE_ENV, raising=False)
+    monkeypatch.delenv(security.TOKEN_ENV, raising=False)
+    monkeypatch.delenv(security.TOKEN_FILE_ENV, raising=False)
     assert serve_main.main(["--host", "0.0.0.0", "--port", "1"]) == 2
     assert "refusing to bind 0.0.0.0 without a bearer token" in capsys.readouterr().err
     secret = "t0ken-for-this-test"
@@ -359,11 +462,11 @@ def _expected_marks(api, shop, first, last):
         "trend-day": ("/api/sales/trend", {**f, "grain": "day"}, "period_start", ["revenue", "order_intake"]),
         "trend-month": ("/api/sales/trend", {**f, "grain": "month"}, "period_start", ["order_intake", "revenue"]),
         "peak-hours": ("/api/sales/peak-hours", f, "hour", ["orders"]),
-        "brands": ("/api/brands/ranking", {"weeks": 4, "limit": 10}, "brand", ["sales"]),
+        "brands": ("/api/brands/ranking", {**f, "limit": 10} if first else {"weeks": 4, "shop": shop, "limit": 10}, "brand", ["sales"]),
         "intake-revenue": ("/api/sales/intake-vs-revenue", {**f, "group": "shop", "period": "all"}, "group", ["order_intake", "revenue"]),
         "drop-off": ("/api/sales/drop-off", {**f, "period": "day"}, "period_start", ["drop_off_rate"]),
         "shipping-lag": ("/api/shipping/lag", f, "order_month", ["avg_days_to_ship", "avg_days_to_deliver"]),
-        "new-returning": ("/api/customers-by-period", {"from": first, "to": last, "period": "day"}, "period_start", ["new_customers", "returning_customers"]),
+        "new-returning": ("/api/customers-by-period", {**f, "period": "day"}, "period_start", ["new_customers", "returning_customers"]),
     }  # fmt: skip
     expected = {}
     for chart, (path, params, label, series) in views.items():
@@ -393,26 +496,65 @@ def _check_dashboard(browser, api, shop="", first="", last=""):
     assert browser.evaluate("document.body.dataset.ready") == "yes", browser.evaluate(
         "$('status').textContent"
     )
-    import json
-
-    shown = {
-        chart: (rendered, marks) for chart, rendered, marks in json.loads(browser.evaluate(SHOWN))
-    }
     expected = _expected_marks(api, shop, first, last)
+    shown = _shown(browser)
     assert set(shown) == set(expected)
     for chart, marks in expected.items():
         rendered, drawn = shown[chart]
         assert rendered == "yes" and marks, f"{chart} drew nothing"
-        got = {(s, label): float(v) for s, label, v in drawn}
-        assert got.keys() == marks.keys(), chart
-        assert all(close(got[k], v) for k, v in marks.items()), chart
+        assert drawn.keys() == marks.keys(), chart
+        assert all(close(drawn[k], v) for k, v in marks.items()), chart
+    _check_labels(browser, api)
 
 
-def test_dashboard_in_headless_chromium(s3_api, gold, tmp_path):
+def _shown(browser) -> dict:
+    """chart -> (rendered, {(series, label): value}) as the page drew it."""
+    return {
+        chart: (rendered, {(s, label): float(v) for s, label, v in marks})
+        for chart, rendered, marks in json.loads(browser.evaluate(SHOWN))
+    }
+
+
+TEXTS = """JSON.stringify(Object.fromEntries([...document.querySelectorAll('[data-chart]')].map(f => [
+  f.dataset.chart, {
+    caption: f.querySelector('figcaption')?.textContent ?? '',
+    legend: [...f.querySelectorAll('.legend span')].map(n => n.textContent),
+    ticks: [...f.querySelectorAll('text.tick')].map(n => n.textContent),
+    axis: [...f.querySelectorAll('text.axis-label')].map(n => n.textContent),
+    tiles: [...f.querySelectorAll('.kpi')].map(n => n.textContent)}])))"""
+
+
+def _check_labels(browser, api):
+    """Every word on the page is for people: no column names, shop names not codes, money
+    in its currency, whole numbers on the axes of counts, every hour of the day."""
+    texts = json.loads(browser.evaluate(TEXTS))
+    shops = {s["shop_id"]: s["shop_name"] for s in api.ok("/api/shops")["items"]}
+    for chart, t in texts.items():
+        words = [t["caption"], *t["legend"], *t["ticks"], *t["axis"], *t["tiles"]]
+        for word in words:
+            assert not re.search(r"[a-z]+_[a-z]", word), (chart, word)  # a column name
+            assert word not in shops, (chart, word)  # a shop code
+        money = chart in ("trend-day", "trend-month", "brands", "intake-revenue")
+        assert all("€" in tick for tick in t["ticks"]) or not money, (chart, t["ticks"])
+        if chart in ("peak-hours", "new-returning"):  # counts
+            assert all(re.fullmatch(r"[\d,]+", tick) for tick in t["ticks"]), (chart, t)
+    assert texts["peak-hours"]["axis"] == [str(h) for h in range(24)]
+    for label in texts["intake-revenue"]["axis"]:  # a name, or its start when it is long
+        assert any(label in (n, f"{n[:17]}…") for n in shops.values()), label
+    assert any("€" in tile for tile in texts["ytd"]["tiles"])
+
+
+def test_dashboard_in_headless_chromium(s3_api, gold, spark, tmp_path):
     from tests.cdp import Browser
 
     api = s3_api  # gold read from s3a:// by delta-rs: the dashboard over a warehouse on S3
     browser = Browser(tmp_path / "profile")
+    # Whatever the page's Content-Security-Policy refuses is kept for the test to see.
+    browser.call(
+        "Page.addScriptToEvaluateOnNewDocument",
+        source="window.refused = []; document.addEventListener('securitypolicyviolation', "
+        "e => window.refused.push(e.violatedDirective + ' ' + e.blockedURI));",
+    )
     try:
         browser.call("Page.navigate", url=f"{api.url}/")
         _check_dashboard(browser, api)
@@ -428,8 +570,39 @@ def test_dashboard_in_headless_chromium(s3_api, gold, tmp_path):
         )
         _check_dashboard(browser, api, shop, days[1], days[-1])
         browser.screenshot(tmp_path / "dashboard-filtered.png")
+
+        # An end before the start: one readable sentence, nothing asked, nothing redrawn.
+        before = _shown(browser), browser.evaluate("$('kpis').textContent")
+        browser.evaluate(
+            f"$('from').value = '{days[-1]}'; $('to').value = '{days[0]}';"
+            "$('filters').requestSubmit(); true"
+        )
+        browser.wait_for("document.body.dataset.ready === 'invalid'")
+        status = browser.evaluate("$('status').textContent")
+        assert status.startswith("“To” (") and "is before “From”" in status, status
+        assert not re.search(r"[{}\[\]]|detail|loc", status), status
+        assert (_shown(browser), browser.evaluate("$('kpis').textContent")) == before
+
+        # A customer without recommendations is told so.
+        gold("mart_customer_profile"), gold("mart_recommendations")
+        (lonely,) = spark.sql(
+            "SELECT p.customer_id FROM mart_customer_profile p LEFT ANTI JOIN "
+            "mart_recommendations r USING (customer_id) ORDER BY 1 LIMIT 1"
+        ).first()
+        none = api.ok(f"/api/customers/{lonely}/recommendations")
+        assert none["items"] == [] and "kept purchase" in none["empty_because"]
+        browser.evaluate(
+            f"$('customer-id').value = '{lonely}'; $('customer-form').requestSubmit(); true"
+        )
+        said = browser.wait_for(
+            "$('customer').textContent.includes('No recommendations') && $('customer').textContent"
+        )
+        assert lonely in said and none["empty_because"] in said and "<" not in said
+        assert browser.evaluate("JSON.stringify(window.refused)") == "[]"
+
         browser.call("Page.navigate", url=f"{api.url}/docs")  # Swagger UI, served offline
         assert browser.wait_for("document.querySelectorAll('.opblock').length") >= 11
+        assert browser.evaluate("JSON.stringify(window.refused)") == "[]"
     finally:
         browser.close()
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000

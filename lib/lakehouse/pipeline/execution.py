@@ -236,4 +236,6 @@ def numbers(report: RefreshResult) -> dict[str, Any]:
         out["error"] = report.error
     if report.note:
         out["note"] = report.note
+    if report.warnings:
+        out["warnings"] = list(report.warnings)
     return out

@@ -41,6 +41,8 @@ def console_progress(out: TextIO = sys.stdout) -> Callable[[Event], None]:
             line = f"  -- {ref} skipped ({event.get('error')})"
         else:
             line = "  " + " ".join(f"{k}={v}" for k, v in event.items())
+        for warning in event.get("warnings", ()):
+            line += f"\n  !? {ref}: {warning}"
         print(line, file=out, flush=True)
 
     return show

@@ -55,10 +55,12 @@ def endpoints(ids: dict[str, list[str]]) -> list[tuple[str, str, callable]]:
         ("peak hours, shop", "aggregate", lambda r: q("/api/sales/peak-hours", shop=shop(r))),
         ("year to date", "aggregate", lambda r: "/api/sales/year-to-date"),
         ("brand ranking", "aggregate", lambda r: q("/api/brands/ranking", weeks=r.choice([4, 12, 24, 52]))),
+        ("brand ranking, shop", "aggregate", lambda r: q("/api/brands/ranking", weeks=r.choice([4, 52]), shop=shop(r))),
         ("intake vs revenue", "aggregate", lambda r: q("/api/sales/intake-vs-revenue", group="region", period="month")),
         ("drop-off", "aggregate", lambda r: q("/api/sales/drop-off", period="week")),
         ("shipping lag", "aggregate", lambda r: "/api/shipping/lag"),
         ("new vs returning", "aggregate", lambda r: q("/api/customers-by-period", period="day")),
+        ("new vs returning, shop", "aggregate", lambda r: q("/api/customers-by-period", period="day", shop=shop(r))),
     ]  # fmt: skip
 
 

@@ -9,6 +9,9 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Query:
+    """SQL over the named tables. A paged query's SQL ends with its ORDER BY: the snapshot
+    counts all its rows and appends LIMIT and OFFSET (``Snapshot.page``)."""
+
     sql: str
     tables: list[str]
 
@@ -16,8 +19,6 @@ class Query:
 # A day filter: $date_from / $date_to may be NULL (open).
 _DAYS = "($date_from IS NULL OR {col} >= $date_from) AND ($date_to IS NULL OR {col} <= $date_to)"
 _SHOP = "($shop IS NULL OR shop_id = $shop)"
-# Rows of a page, with the number of rows of all pages in _total.
-_PAGE = "LIMIT $limit OFFSET $offset"
 
 PROFILE = Query(
     """
@@ -39,6 +40,16 @@ RECOMMENDATIONS = Query(
     ORDER BY r.rank
     """,
     ["mart_recommendations", "dim_product"],
+)
+
+# Why a known customer has no recommendations: none of their purchases was kept, or they came
+# after the weekly model was computed.
+KEPT_PURCHASES = Query(
+    """
+    SELECT count(*) AS lines FROM fct_order_positions
+    WHERE customer_id = $customer_id AND status <> 'cancelled' AND product_id IS NOT NULL
+    """,
+    ["fct_order_positions"],
 )
 
 PRODUCT = Query(
@@ -80,15 +91,13 @@ DERIVED = {
 }
 
 BOUGHT_WITH = Query(
-    f"""
+    """
     SELECT p.other_product_id AS product_id, d.product_name, d.brand, p.baskets,
-           p.baskets / p.product_baskets AS share_of_baskets,
-           count(*) OVER () AS _total
+           p.baskets / p.product_baskets AS share_of_baskets
     FROM basket_pairs p
     LEFT JOIN dim_product d ON d.product_id = p.other_product_id AND d.is_current
     WHERE p.product_id = $product_id
     ORDER BY p.baskets DESC, p.other_product_id
-    {_PAGE}
     """,
     ["basket_pairs", "dim_product"],
 )
@@ -106,26 +115,32 @@ TREND = Query(
     ["mart_sales_by_shop"],
 )
 
+# Every hour of the day, with zeros where nothing was sold (an hour the data has outside
+# 0-23, such as -1 for an order without a time, is kept too).
+_ALL_HOURS = """
+    SELECT hour, coalesce(orders, 0) AS orders, coalesce(order_intake, 0) AS order_intake,
+           coalesce(revenue, 0) AS revenue
+    FROM range(24) AS day(hour) FULL JOIN ({sold}) sold USING (hour)
+    ORDER BY hour
+"""
+
 PEAK_HOURS = Query(
-    f"""
-    SELECT hour, sum(orders) AS orders, sum(order_intake) AS order_intake,
-           sum(revenue) AS revenue
-    FROM mart_sales_trend
-    WHERE {_DAYS.format(col="order_date")}
-    GROUP BY hour ORDER BY hour
-    """,
+    _ALL_HOURS.format(
+        sold=f"""SELECT hour, sum(orders) AS orders, sum(order_intake) AS order_intake,
+                   sum(revenue) AS revenue
+            FROM mart_sales_trend WHERE {_DAYS.format(col="order_date")} GROUP BY hour"""
+    ),
     ["mart_sales_trend"],
 )
 
 # mart_sales_trend has no shop: for one shop the hours come from the orders themselves.
 PEAK_HOURS_OF_SHOP = Query(
-    f"""
-    SELECT hour, count(*) AS orders, sum(order_intake) AS order_intake,
-           sum(revenue) AS revenue
-    FROM fct_orders
-    WHERE {_DAYS.format(col="order_date")} AND shop_id = $shop
-    GROUP BY hour ORDER BY hour
-    """,
+    _ALL_HOURS.format(
+        sold=f"""SELECT hour, count(*) AS orders, sum(order_intake) AS order_intake,
+                   sum(revenue) AS revenue
+            FROM fct_orders WHERE {_DAYS.format(col="order_date")} AND shop_id = $shop
+            GROUP BY hour"""
+    ),
     ["fct_orders"],
 )
 
@@ -148,14 +163,45 @@ YEAR_TO_DATE = Query(
     ["mart_sales_by_shop"],
 )
 
+# The window of a ranking: the mart's (the last $weeks weeks to the latest sale, when no day
+# is given), or the days given (an open end is open).
+_WINDOW = """
+    SELECT coalesce($date_from, CASE WHEN $date_to IS NULL THEN as_of - 7 * $weeks + 1 END)
+             AS date_from,
+           coalesce($date_to, CASE WHEN $date_from IS NULL THEN as_of END) AS date_to
+    FROM (SELECT max(order_date) AS as_of FROM fct_order_positions)
+"""
+BRAND_WINDOW = Query(_WINDOW, ["fct_order_positions"])
+
 BRAND_RANKING = Query(
-    f"""
-    SELECT weeks, brand, brand_rank, sales, units, as_of, count(*) OVER () AS _total
-    FROM mart_brand_ranking WHERE weeks = $weeks
+    """
+    SELECT brand, brand_rank, sales, units FROM mart_brand_ranking WHERE weeks = $weeks
     ORDER BY brand_rank, brand
-    {_PAGE}
     """,
     ["mart_brand_ranking"],
+)
+
+# The mart's ranking for one shop or any days, from the lines by the mart's rule (cancelled
+# lines out, the brand of the product's version at the time of sale): with the mart's window
+# and no shop, both give the same answer.
+BRAND_RANKING_OF = Query(
+    f"""
+    WITH w AS ({_WINDOW}),
+    sales AS (
+      SELECT coalesce(p.brand, 'unknown') AS brand, sum(l.amount) AS sales,
+             sum(l.quantity) AS units
+      FROM fct_order_positions l CROSS JOIN w
+      LEFT JOIN dim_product p ON p.product_sk = l.product_sk
+      WHERE l.status <> 'cancelled'
+        AND (w.date_from IS NULL OR l.order_date >= w.date_from)
+        AND (w.date_to IS NULL OR l.order_date <= w.date_to)
+        AND ($shop IS NULL OR l.shop_id = $shop)
+      GROUP BY ALL
+    )
+    SELECT brand, rank() OVER (ORDER BY sales DESC) AS brand_rank, sales, units FROM sales
+    ORDER BY brand_rank, brand
+    """,
+    ["fct_order_positions", "dim_product"],
 )
 
 # A period of "all" matches no WHEN: NULL, one row for the whole range.
@@ -171,12 +217,10 @@ INTAKE_VS_REVENUE = Query(
            sum(orders) AS orders, sum(delivered_orders) AS delivered_orders,
            sum(order_intake) AS order_intake, sum(revenue) AS revenue,
            sum(dropped) AS dropped,
-           1 - sum(revenue) / nullif(sum(order_intake), 0) AS drop_off_rate,
-           count(*) OVER () AS _total
+           1 - sum(revenue) / nullif(sum(order_intake), 0) AS drop_off_rate
     FROM mart_sales_by_shop
     WHERE {_DAYS.format(col="order_date")} AND {_SHOP}
     GROUP BY 1, 2 ORDER BY 1, 2
-    {_PAGE}
     """,
     ["mart_sales_by_shop"],
 )
@@ -230,6 +274,42 @@ NEW_VS_RETURNING = Query(
     ["mart_customers_by_period"],
 )
 
+# The mart has no shop: for one shop, the same counts from the shop's orders. A customer is
+# new in a period when their first order anywhere (mart_customer_profile) falls in it, as
+# in the mart; only customers who ordered at the shop in the period are counted.
+NEW_VS_RETURNING_OF_SHOP = Query(
+    """
+    WITH active AS (
+      SELECT DISTINCT customer_id, order_date FROM fct_orders
+      WHERE customer_id IS NOT NULL AND shop_id = $shop
+    ),
+    periods AS (
+      SELECT CASE WHEN $period = 'month' THEN date_trunc('month', order_date)::DATE
+                  ELSE order_date END AS period_start,
+             CASE WHEN $period = 'month' THEN last_day(order_date) ELSE order_date END
+               AS period_end,
+             customer_id
+      FROM active
+    ),
+    counted AS (
+      SELECT p.period_start, count(DISTINCT p.customer_id) AS customers,
+             count(DISTINCT CASE WHEN f.first_order_date BETWEEN p.period_start AND p.period_end
+                                 THEN p.customer_id END) AS new_customers
+      FROM periods p LEFT JOIN mart_customer_profile f USING (customer_id)
+      GROUP BY p.period_start
+    )
+    SELECT period_start, customers, new_customers,
+           customers - new_customers AS returning_customers,
+           round(new_customers / customers, 4) AS new_share,
+           round((customers - new_customers) / customers, 4) AS returning_share
+    FROM counted
+    WHERE ($date_from IS NULL OR period_start >= $date_from)
+      AND ($date_to IS NULL OR period_start <= $date_to)
+    ORDER BY period_start
+    """,
+    ["fct_orders", "mart_customer_profile"],
+)
+
 SHOPS = Query(
     """
     SELECT shop_id, shop_name, shop_type, city, region, country FROM dim_shop
@@ -254,9 +334,11 @@ SERVED_TABLES = sorted(
             PEAK_HOURS_OF_SHOP,
             YEAR_TO_DATE,
             BRAND_RANKING,
+            BRAND_RANKING_OF,
             INTAKE_VS_REVENUE,
             SHIPPING_LAG,
             NEW_VS_RETURNING,
+            NEW_VS_RETURNING_OF_SHOP,
             SHOPS,
         )
         for name in query.tables

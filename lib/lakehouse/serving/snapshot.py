@@ -9,6 +9,7 @@ meanwhile.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -190,12 +191,22 @@ class Snapshot:
         self._derived_views.add(name)
 
     def rows(self, sql: str, params: dict[str, Any], tables: list[str]) -> list[dict[str, Any]]:
-        """The query's rows as JSON-ready dicts; ``tables`` are the names the SQL reads."""
+        """The query's rows as JSON-ready dicts; ``tables`` are the names the SQL reads.
+        ``params`` may hold more values than the SQL names: each query takes its own."""
         for name in tables:
             self._use(name)
-        result = self.cursor.execute(sql, params)
+        result = self.cursor.execute(sql, _named_in(sql, params))
         columns = [d[0] for d in result.description]
         return [dict(zip(columns, map(_plain, row), strict=True)) for row in result.fetchall()]
+
+    def page(
+        self, sql: str, params: dict[str, Any], tables: list[str], limit: int, offset: int
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """(rows of all pages, the rows of this page) of a query ending with its ORDER BY;
+        both read the same versions, so the total is the total wherever the page falls."""
+        total = self.rows(f"SELECT count(*) AS n FROM ({sql})", params, tables)[0]["n"]
+        paged = f"{sql} LIMIT $limit OFFSET $offset"
+        return total, self.rows(paged, {**params, "limit": limit, "offset": offset}, tables)
 
     def close(self) -> None:
         try:
@@ -204,6 +215,14 @@ class Snapshot:
             for name, pinned in self._held:
                 self.reader.release(name, pinned)
             self._held.clear()
+
+
+def _named_in(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    names = set(_PARAMETER.findall(sql))
+    return {k: v for k, v in params.items() if k in names}
+
+
+_PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 def _plain(value: Any) -> Any:

@@ -3,7 +3,7 @@ rules, quarantine, then write the latest versions."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from delta.tables import DeltaTable
@@ -18,7 +18,7 @@ from lakehouse.config import Table
 from lakehouse.config.expectations import Suite
 from lakehouse.config.harmonisation import HarmonisationSpec
 from lakehouse.config.tables import SilverSpec
-from lakehouse.silver import deletes, pii
+from lakehouse.silver import deletes, pii, spellings
 from lakehouse.silver.conform import conform, sequence_columns, silver_schema
 from lakehouse.silver.harmonise import Harmonisers
 from lakehouse.silver.latest import (
@@ -48,6 +48,7 @@ class Counts:
 
     rows_read: int = 0
     rows_quarantined: int = 0
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class BatchContext:
     run_id: str
     by_key_date: bool  # the table has the key-date column (silver_layout)
     monthly: bool  # ... and is partitioned by its month, not its day
+    spellings_path: str | None = None  # where the places' spellings met so far are kept
     gx_mirror: str | None = None  # the warehouse's GX folder when gx_dir is a working copy
 
 
@@ -85,8 +87,11 @@ def process_batch(
     yet, so the batch's latest versions are appended instead of merged.
     """
     spark = batch.sparkSession  # it carries this micro-batch's idempotent-write settings
-    timestamp = Harmonisers(ctx.harmonisation).timestamp
-    protected = pii.protect(deletes.flag(batch, ctx.spec), ctx.spec.pii, ctx.key, timestamp)
+    harmonisers = Harmonisers(ctx.harmonisation)
+    protected = pii.protect(
+        deletes.flag(batch, ctx.spec), ctx.spec.pii, ctx.key, harmonisers.timestamp
+    )
+    met = spellings.met(protected, ctx.spec, harmonisers) if ctx.spellings_path else []
     typed, deleted = deletes.split(conform(protected, ctx.spec, ctx.run_id, ctx.harmonisation))
     flagged = check.flag(typed, ctx.suite, ctx.spec.keys).persist()
     try:
@@ -131,5 +136,10 @@ def process_batch(
             merge_latest(DeltaTable.forPath(spark, ctx.path), latest, ctx.spec)
         counts.rows_read += total
         counts.rows_quarantined += leaving_rows
+        if met:  # after the batch's write: a batch that fails warns when it is replayed
+            new = spellings.record_new(
+                spark, ctx.spellings_path, ctx.table.ref, met, ctx.run_id, batch_id
+            )
+            counts.warnings += [new] if new else []
     finally:
         flagged.unpersist()

@@ -11,7 +11,7 @@ from lakehouse.config import Project, Table
 from lakehouse.config.tables import SilverSpec
 from lakehouse.context import RunContext
 from lakehouse.results import RefreshResult, Status
-from lakehouse.silver import pii
+from lakehouse.silver import pii, spellings
 from lakehouse.silver.conform import silver_schema
 from lakehouse.silver.micro_batch import BatchContext, Counts, process_batch
 from lakehouse.silver.quality import gx_mirror, store
@@ -58,6 +58,10 @@ def refresh(spark: SparkSession, project: Project, table: Table, ctx: RunContext
     delta_tables.ensure_table(spark, quarantine_path, store.quarantine_schema(schema))
     store.ensure_results_table(spark, project.quality_results_path)
     needs_key = any(p.action == "hash" for p in spec.pii.values())
+    spellings_path = None
+    if spellings.place_columns(spec):
+        spellings_path = f"{project.root}/{spellings.SPELLINGS}"
+        spellings.ensure_table(spark, spellings_path)
     batch_ctx = BatchContext(
         table=table,
         spec=spec,
@@ -73,6 +77,7 @@ def refresh(spark: SparkSession, project: Project, table: Table, ctx: RunContext
         run_id=ctx.run_id,
         by_key_date=by_key_date,
         monthly=monthly,
+        spellings_path=spellings_path,
     )
     counts = Counts()
     stream = (
@@ -95,7 +100,10 @@ def refresh(spark: SparkSession, project: Project, table: Table, ctx: RunContext
     exactly_once.for_each_batch_exactly_once(writer, table.ref, handle)
     fingerprint.record(spark, project, table, observed)
     return RefreshResult(
-        table.ref, rows_read=counts.rows_read, rows_quarantined=counts.rows_quarantined
+        table.ref,
+        rows_read=counts.rows_read,
+        rows_quarantined=counts.rows_quarantined,
+        warnings=tuple(counts.warnings),
     )
 
 

@@ -1,20 +1,55 @@
-// The dashboard: fetches the API with the page's filters and draws each answer as SVG.
-// Every mark carries its series, label and the API's value (data-*), so what is drawn can be
-// checked against what the API said.
+// The dashboard: checks the filters, fetches every view with them, then draws them all at
+// once (chart.js), so every chart and tile shows the same filters. A new chart is one entry
+// of CHARTS: the API path, its parameters from the filters, the label column and measures.
 "use strict";
 
-const SVG = "http://www.w3.org/2000/svg";
-const COLORS = ["#3b6fb6", "#e08a2e", "#4a9a5b", "#b84a4a"];
-const W = 520, H = 220, PAD = { l: 56, r: 8, t: 8, b: 40 };
-
 const $ = (id) => document.getElementById(id);
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+const ID = /^[A-Za-z0-9_./-]{1,64}$/;
+const shops = new Map(); // shop_id -> row of /api/shops
+const shopName = (id) => shops.get(id)?.shop_name ?? id;
+const dates = (f) => ({ from: f.from, to: f.to, shop: f.shop });
 
-function el(name, attrs, parent) {
-  const node = document.createElementNS(SVG, name);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  if (parent) parent.appendChild(node);
-  return node;
+const CHARTS = [
+  { id: "trend-day", title: "Revenue and order intake per day", path: "/api/sales/trend",
+    params: (f) => ({ ...dates(f), grain: "day" }), label: "period_start", axis: Format.day,
+    measures: ["revenue", "order_intake"], kind: "line" },
+  { id: "trend-month", title: "Order intake and revenue per month", path: "/api/sales/trend",
+    params: (f) => ({ ...dates(f), grain: "month" }), label: "period_start", axis: Format.month,
+    measures: ["order_intake", "revenue"] },
+  { id: "peak-hours", title: "Orders by hour of day (UTC)", path: "/api/sales/peak-hours",
+    params: dates, label: "hour", axis: String, measures: ["orders"] },
+  { id: "brands", title: "Top 10 brands by sales", path: "/api/brands/ranking",
+    params: (f) => (f.from || f.to ? { ...dates(f), limit: 10 } : { weeks: f.weeks, shop: f.shop, limit: 10 }),
+    label: "brand", axis: String, measures: ["sales"],
+    scope: (f, r) => `${shopScope(f)} · ${r.weeks ? `last ${r.weeks} weeks, ` : ""}${span(r.from, r.to)}` },
+  { id: "intake-revenue", title: "Order intake vs revenue by shop", path: "/api/sales/intake-vs-revenue",
+    params: (f) => ({ ...dates(f), group: "shop", period: "all" }), label: "group", axis: shopName,
+    measures: ["order_intake", "revenue"] },
+  { id: "drop-off", title: "Drop-off from order intake to revenue per day", path: "/api/sales/drop-off",
+    params: (f) => ({ ...dates(f), period: "day" }), label: "period_start", axis: Format.day,
+    measures: ["drop_off_rate"], scale: 100, kind: "line" },
+  { id: "shipping-lag", title: "Days to ship and to deliver per month", path: "/api/shipping/lag",
+    params: dates, label: "order_month", axis: Format.month,
+    measures: ["avg_days_to_ship", "avg_days_to_deliver"],
+    scope: (f) => `${shopScope(f)} · ${f.from || f.to ? `the months of ${span(f.from, f.to)}` : "all months"}` },
+  { id: "new-returning", title: "New vs returning customers per day", path: "/api/customers-by-period",
+    params: (f) => ({ ...dates(f), period: "day" }), label: "period_start", axis: Format.day,
+    measures: ["new_customers", "returning_customers"] },
+];
+
+const shopScope = (f) => (f.shop ? shopName(f.shop) : "All shops");
+const span = (from, to) => (from || to ? `${from ? Format.day(from) : "the start"} – ${to ? Format.day(to) : "the latest day"}` : "all days");
+const scopeOf = (f) => `${shopScope(f)} · ${span(f.from, f.to)}`;
+
+// A readable sentence from an API error: FastAPI's list of {loc, msg}, or a plain detail.
+function readable(body, status) {
+  const detail = body?.detail;
+  if (Array.isArray(detail)) return detail.map((d) => `${d.loc?.at(-1)}: ${d.msg}`).join("; ");
+  return typeof detail === "string" ? detail : `the API answered ${status}`;
 }
+
+class ApiError extends Error {}
 
 async function api(path, params = {}) {
   const query = new URLSearchParams(Object.entries(params).filter(([, v]) => v !== "" && v != null));
@@ -24,186 +59,150 @@ async function api(path, params = {}) {
   const response = await fetch(`${path}?${query}`, { headers });
   if (response.status === 401) {
     $("token-box").hidden = false;
-    throw new Error("the API wants a token: enter it and apply");
+    throw new ApiError("The API wants a token: enter it and apply.");
   }
-  const body = await response.json();
-  if (!response.ok) throw new Error(`${path}: ${JSON.stringify(body.detail)}`);
+  const body = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(readable(body, response.status));
   return body;
 }
 
-function short(v) {
-  const a = Math.abs(v);
-  if (a >= 1e6) return `${(v / 1e6).toFixed(1)}M`;
-  if (a >= 1e3) return `${(v / 1e3).toFixed(1)}k`;
-  return Number.isInteger(v) ? String(v) : v.toFixed(2);
+// The filters as chosen, or the sentence that says what is wrong with them.
+function chosenFilters() {
+  const f = { from: $("from").value, to: $("to").value, shop: $("shop").value, weeks: $("weeks").value };
+  for (const [name, label] of [["from", "From"], ["to", "To"]]) {
+    if (f[name] && !DAY.test(f[name])) return [f, `“${label}” is not a date: pick a day.`];
+  }
+  if (f.from && f.to && f.from > f.to) {
+    return [f, `“To” (${Format.day(f.to)}) is before “From” (${Format.day(f.from)}): pick a later end or an earlier start.`];
+  }
+  if (f.shop && !shops.has(f.shop)) return [f, "That shop is not in the list: pick another."];
+  return [f, null];
 }
 
-// Bars (kind "bar") or lines with dots (kind "line") of one or more series over labels.
-function chart(figure, labels, series, kind = "bar") {
-  figure.querySelectorAll("svg, .legend, .empty").forEach((n) => n.remove());
-  if (!labels.length) {
-    const p = document.createElement("p");
-    p.className = "empty";
-    p.textContent = "no data for these filters";
-    figure.appendChild(p);
-    figure.dataset.rendered = "empty";
+async function tiles(f) {
+  const r = await api("/api/sales/year-to-date", { as_of: f.to, shop: f.shop });
+  const kpis = ["orders", "order_intake", "revenue", "average_order_value"];
+  return () => {
+    const box = $("kpis");
+    box.replaceChildren();
+    const head = box.appendChild(document.createElement("div"));
+    head.className = "kpi";
+    head.textContent = r.as_of ? `${shopScope(f)}, 1 January to ${Format.day(r.as_of)}` : "No sales yet";
+    for (const k of kpis) {
+      const tile = box.appendChild(document.createElement("div"));
+      Object.assign(tile.dataset, { series: k, value: r[k] });
+      tile.className = "kpi";
+      tile.append(MEASURES[k].label);
+      tile.appendChild(document.createElement("b")).textContent = Format.value(MEASURES[k].unit, r[k], false);
+    }
+    box.dataset.rendered = "yes";
+  };
+}
+
+function figureOf(chart) {
+  let figure = document.querySelector(`[data-chart="${chart.id}"]`);
+  if (!figure) {
+    figure = $("charts").appendChild(document.createElement("figure"));
+    figure.className = "chart";
+    figure.dataset.chart = chart.id;
+    const caption = figure.appendChild(document.createElement("figcaption"));
+    caption.append(chart.title);
+    caption.appendChild(document.createElement("small")).className = "scope";
+  }
+  return figure;
+}
+
+async function view(chart, f) {
+  const r = await api(chart.path, chart.params(f));
+  return () => {
+    const figure = figureOf(chart);
+    figure.querySelector(".scope").textContent = chart.scope ? chart.scope(f, r) : scopeOf(f);
+    const labels = r.items.map((x) => String(x[chart.label]));
+    drawChart(figure, {
+      labels,
+      shown: r.items.map((x) => chart.axis(x[chart.label])),
+      series: chart.measures.map((m) => ({ measure: m, values: r.items.map((x) => (x[m] == null ? null : x[m] * (chart.scale ?? 1))) })),
+      kind: chart.kind,
+    });
+  };
+}
+
+function failed(chart, f, err) {
+  const figure = figureOf(chart);
+  figure.querySelector(".scope").textContent = scopeOf(f);
+  chartMessage(figure, `Not available: ${err.message}`, "error");
+}
+
+// Fetches every view, then draws them together: the page never mixes two sets of filters.
+async function refresh() {
+  const [f, problem] = chosenFilters();
+  for (const id of ["from", "to"]) $(id).toggleAttribute("aria-invalid", !!problem && !!$(id).value);
+  if (problem) {
+    $("status").textContent = `${problem} The charts still show ${$("applied").dataset.scope ?? "the last filters"}.`;
+    document.body.dataset.ready = "invalid";
     return;
   }
-  const svg = el("svg", { viewBox: `0 0 ${W} ${H}`, role: "img" }, figure);
-  const values = series.flatMap((s) => s.values.filter((v) => v != null));
-  const max = Math.max(0, ...values), min = Math.min(0, ...values);
-  const span = max - min || 1;
-  const iw = W - PAD.l - PAD.r, ih = H - PAD.t - PAD.b;
-  const y = (v) => PAD.t + ih * (1 - (v - min) / span);
-  const step = iw / labels.length;
-  for (let i = 0; i <= 4; i++) {
-    const v = min + (span * i) / 4;
-    el("line", { x1: PAD.l, x2: W - PAD.r, y1: y(v), y2: y(v), stroke: "#eee" }, svg);
-    el("text", { x: PAD.l - 4, y: y(v) + 3, "text-anchor": "end" }, svg).textContent = short(v);
-  }
-  const every = Math.ceil(labels.length / 12);
-  labels.forEach((label, i) => {
-    if (i % every) return;
-    const t = el("text", { x: PAD.l + step * (i + 0.5), y: H - PAD.b + 12, "text-anchor": "middle" }, svg);
-    t.textContent = String(label).slice(0, 10);
-  });
-  series.forEach((s, k) => {
-    const color = COLORS[k % COLORS.length];
-    const bw = (step * 0.8) / series.length;
-    const points = [];
-    s.values.forEach((v, i) => {
-      if (v == null) return;
-      const mark = { "data-series": s.name, "data-label": labels[i], "data-value": String(v), fill: color };
-      const cx = PAD.l + step * (i + 0.5);
-      if (kind === "line") {
-        points.push(`${cx},${y(v)}`);
-        el("circle", { ...mark, class: "mark", cx, cy: y(v), r: 2.5 }, svg);
-      } else {
-        const x = PAD.l + step * i + step * 0.1 + bw * k;
-        const top = Math.min(y(v), y(0));
-        el("rect", { ...mark, class: "mark", x, y: top, width: Math.max(bw, 1), height: Math.abs(y(v) - y(0)) }, svg)
-          .appendChild(el("title", {})).textContent = `${s.name} ${labels[i]}: ${v}`;
-      }
-    });
-    if (kind === "line") el("polyline", { points: points.join(" "), fill: "none", stroke: color }, svg);
-  });
-  const legend = document.createElement("div");
-  legend.className = "legend";
-  legend.innerHTML = series.map((s, k) => `<span><i style="background:${COLORS[k % COLORS.length]}"></i>${s.name}</span>`).join("");
-  figure.appendChild(legend);
-  figure.dataset.rendered = "yes";
-}
-
-const fig = (name) => document.querySelector(`[data-chart="${name}"]`);
-const col = (items, key) => items.map((r) => r[key]);
-
-function filters() {
-  return { from: $("from").value, to: $("to").value, shop: $("shop").value };
-}
-
-const views = {
-  async ytd(f) {
-    const r = await api("/api/sales/year-to-date", { as_of: f.to, shop: f.shop });
-    const kpis = [["orders", "Orders"], ["order_intake", "Order intake"], ["revenue", "Revenue"], ["average_order_value", "Average order value"]];
-    $("kpis").innerHTML = `<div class="kpi">Year to ${r.as_of ?? "-"}</div>` + kpis
-      .map(([k, name]) => `<div class="kpi" data-series="${k}" data-value="${r[k]}">${name}<b>${r[k] == null ? "-" : short(r[k])}</b></div>`)
-      .join("");
-    $("kpis").dataset.rendered = "yes";
-  },
-  async "trend-day"(f) {
-    const r = await api("/api/sales/trend", { ...f, grain: "day" });
-    chart(fig("trend-day"), col(r.items, "period_start"), [
-      { name: "revenue", values: col(r.items, "revenue") },
-      { name: "order_intake", values: col(r.items, "order_intake") },
-    ], "line");
-  },
-  async "trend-month"(f) {
-    const r = await api("/api/sales/trend", { ...f, grain: "month" });
-    chart(fig("trend-month"), col(r.items, "period_start"), [
-      { name: "order_intake", values: col(r.items, "order_intake") },
-      { name: "revenue", values: col(r.items, "revenue") },
-    ]);
-  },
-  async "peak-hours"(f) {
-    const r = await api("/api/sales/peak-hours", f);
-    chart(fig("peak-hours"), col(r.items, "hour"), [{ name: "orders", values: col(r.items, "orders") }]);
-  },
-  async brands() {
-    const r = await api("/api/brands/ranking", { weeks: $("weeks").value, limit: 10 });
-    chart(fig("brands"), col(r.items, "brand"), [{ name: "sales", values: col(r.items, "sales") }]);
-  },
-  async "intake-revenue"(f) {
-    const r = await api("/api/sales/intake-vs-revenue", { ...f, group: "shop", period: "all" });
-    chart(fig("intake-revenue"), col(r.items, "group"), [
-      { name: "order_intake", values: col(r.items, "order_intake") },
-      { name: "revenue", values: col(r.items, "revenue") },
-    ]);
-  },
-  async "drop-off"(f) {
-    const r = await api("/api/sales/drop-off", { ...f, period: "day" });
-    chart(fig("drop-off"), col(r.items, "period_start"), [
-      { name: "drop_off_rate", values: r.items.map((x) => (x.drop_off_rate == null ? null : x.drop_off_rate * 100)) },
-    ], "line");
-  },
-  async "shipping-lag"(f) {
-    const r = await api("/api/shipping/lag", f);
-    chart(fig("shipping-lag"), col(r.items, "order_month"), [
-      { name: "avg_days_to_ship", values: col(r.items, "avg_days_to_ship") },
-      { name: "avg_days_to_deliver", values: col(r.items, "avg_days_to_deliver") },
-    ]);
-  },
-  async "new-returning"(f) {
-    const r = await api("/api/customers-by-period", { from: f.from, to: f.to, period: "day" });
-    chart(fig("new-returning"), col(r.items, "period_start"), [
-      { name: "new_customers", values: col(r.items, "new_customers") },
-      { name: "returning_customers", values: col(r.items, "returning_customers") },
-    ]);
-  },
-};
-
-async function refresh() {
   document.body.dataset.ready = "no";
-  $("status").textContent = "";
-  const f = filters();
-  const results = await Promise.allSettled(Object.values(views).map((view) => view(f)));
-  const failed = results.filter((r) => r.status === "rejected").map((r) => r.reason.message);
-  $("status").textContent = [...new Set(failed)].join("; ");
-  document.body.dataset.ready = failed.length ? "error" : "yes";
+  $("status").textContent = "Loading…";
+  const settled = await Promise.allSettled([tiles(f), ...CHARTS.map((c) => view(c, f))]);
+  const errors = [];
+  settled.forEach((s, i) => {
+    if (s.status === "fulfilled") return s.value();
+    errors.push(s.reason.message);
+    if (i === 0) $("kpis").replaceChildren(`Year to date not available: ${s.reason.message}`);
+    else failed(CHARTS[i - 1], f, s.reason);
+  });
+  const scope = scopeOf(f);
+  $("applied").dataset.scope = scope;
+  $("applied").textContent = `Showing: ${scope}.`;
+  const reasons = [...new Set(errors)];
+  $("status").textContent = errors.length
+    ? `${errors.length} of ${settled.length} views could not be loaded: ${reasons.join(" ")}`
+    : "";
+  document.body.dataset.ready = errors.length ? "error" : "yes";
+}
+
+function cell(row, text) {
+  row.appendChild(document.createElement("td")).textContent = text ?? "-";
 }
 
 async function showCustomer(event) {
   event.preventDefault();
-  const id = encodeURIComponent($("customer-id").value.trim());
+  const id = $("customer-id").value.trim();
   const box = $("customer");
+  box.replaceChildren();
+  const say = (text) => (box.appendChild(document.createElement("p")).textContent = text);
+  if (!ID.test(id)) return say("A customer id is 1 to 64 letters, digits, or _ . / -");
   try {
-    const [p, r] = await Promise.all([api(`/api/customers/${id}`), api(`/api/customers/${id}/recommendations`)]);
-    const cell = (v) => String(v ?? "-").replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
-    box.innerHTML = `<p>${cell(p.customer_id)}, ${cell(p.city)} (${cell(p.country)}): ${cell(p.orders)} orders, revenue ${cell(p.revenue)};
-      RFM ${cell(p.r_score)}/${cell(p.f_score)}/${cell(p.m_score)}</p>
-      <table><tr><th>rank</th><th>product</th><th>brand</th><th>score</th></tr>
-      ${r.items.map((x) => `<tr><td>${cell(x.rank)}</td><td>${cell(x.product_name ?? x.product_id)}</td><td>${cell(x.brand)}</td><td>${cell(x.score?.toFixed(3))}</td></tr>`).join("")}</table>`;
+    const path = `/api/customers/${encodeURIComponent(id)}`;
+    const [p, r] = await Promise.all([api(path), api(`${path}/recommendations`)]);
+    say(`${p.customer_id}, ${p.city ?? "city unknown"} (${p.country ?? "-"}): ${Format.count(p.orders)} orders, ` +
+      `revenue ${Format.value("money", p.revenue, false)}; recency, frequency and monetary scores ` +
+      `${p.r_score ?? "-"} / ${p.f_score ?? "-"} / ${p.m_score ?? "-"} (5 is best).`);
+    if (!r.items.length) return say(`No recommendations for this customer yet: ${r.empty_because}.`);
+    const table = box.appendChild(document.createElement("table"));
+    const head = table.appendChild(document.createElement("tr"));
+    for (const h of ["Rank", "Product", "Brand", "Score"]) head.appendChild(document.createElement("th")).textContent = h;
+    for (const x of r.items) {
+      const row = table.appendChild(document.createElement("tr"));
+      [x.rank, x.product_name ?? x.product_id, x.brand, x.score?.toFixed(3)].forEach((v) => cell(row, v));
+    }
   } catch (err) {
-    box.textContent = err.message;
+    say(err instanceof ApiError ? err.message : `The API could not be reached: ${err.message}`);
   }
-}
-
-async function start() {
-  $("filters").addEventListener("submit", (e) => {
-    e.preventDefault();
-    if ($("token").value) sessionStorage.setItem("lakehouse-token", $("token").value);
-    init();
-  });
-  $("customer-form").addEventListener("submit", showCustomer);
-  await init();
 }
 
 async function init() {
   document.body.dataset.ready = "no";
   try {
-    const shops = await api("/api/shops");
+    const [about, list] = await Promise.all([api("/api/about"), api("/api/shops")]);
+    Format.currency = about.currency;
     const select = $("shop");
-    if (select.options.length === 1) {
-      for (const s of shops.items) select.add(new Option(`${s.shop_id} ${s.shop_name ?? ""}`, s.shop_id));
+    if (!shops.size) {
+      for (const s of list.items) {
+        shops.set(s.shop_id, s);
+        select.add(new Option(`${s.shop_name ?? s.shop_id} (${s.city ?? s.shop_type})`, s.shop_id));
+      }
     }
   } catch (err) {
     $("status").textContent = err.message;
@@ -211,6 +210,17 @@ async function init() {
     return;
   }
   await refresh();
+}
+
+function start() {
+  $("filters").addEventListener("submit", (e) => {
+    e.preventDefault();
+    if ($("token").value) sessionStorage.setItem("lakehouse-token", $("token").value);
+    shops.size ? refresh() : init();
+  });
+  for (const id of ["from", "to"]) $(id).addEventListener("change", () => ($("weeks").disabled = !!($("from").value || $("to").value)));
+  $("customer-form").addEventListener("submit", showCustomer);
+  init();
 }
 
 start();

@@ -21,6 +21,7 @@ class Calendar:
         world = settings.world
         self.weekly = world["weekly"]
         self.baskets = world["basket_sizes"]
+        self._customers_before = [settings.initial_customers]
 
     def date(self, day: int) -> date:
         return self.settings.start_date + timedelta(days=day)
@@ -66,7 +67,12 @@ class Calendar:
 
     def customers_before(self, day: int) -> int:
         """Customers that exist when the day starts: the initial base plus earlier sign-ups."""
-        return self.settings.initial_customers + sum(self.new_customers(d) for d in range(day))
+        # A running sum, kept: the stories of a day look up many days' counts.
+        known = self._customers_before
+        while len(known) <= day:
+            d = len(known) - 1
+            known.append(known[-1] + self.new_customers(d))
+        return known[max(day, 0)]
 
     def receipts(self, day: int) -> int:
         s = self.settings

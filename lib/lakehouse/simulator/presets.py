@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse.config.loader import ConfigError, build, read_yaml
+from lakehouse.simulator.behaviour import load_behaviour
 
 # The project folder when running from a checkout; the working folder when the library is
 # shipped as a zip (spark-submit --py-files) and the job runs from the project folder.
@@ -84,6 +85,7 @@ class Settings:
     preset: str = "custom"
     defects: Defects = field(default_factory=lambda: Defects(sources={}))
     world: Any = None
+    behaviour: Any = None  # lakehouse.simulator.behaviour.Behaviour
 
     def validate(self, file: str | Path, key: str) -> None:
         try:
@@ -112,7 +114,9 @@ class Settings:
 def load_preset(
     name: str = "demo", conf_dir: str | Path | None = None, **overrides: Any
 ) -> Settings:
-    """Read a preset (tiny, demo, large) with the defect rates and the world it draws from."""
+    """Read a preset (tiny, demo, large) with the defect rates, the world it draws from and
+    how its shoppers behave."""
+
     folder = Path(conf_dir) if conf_dir else CONF_DIR
     presets_file = folder / "presets.yaml"
     presets = read_yaml(presets_file)
@@ -123,4 +127,5 @@ def load_preset(
     settings = build(Settings, merged, presets_file, f"presets.{name}")
     defects = build(Defects, read_yaml(folder / "defects.yaml"), folder / "defects.yaml")
     world = read_yaml(folder / "world.yaml")
-    return settings.with_overrides(defects=defects, world=world, **overrides)
+    behaviour = load_behaviour(folder / "behaviour.yaml", world["catalogue"])
+    return settings.with_overrides(defects=defects, world=world, behaviour=behaviour, **overrides)

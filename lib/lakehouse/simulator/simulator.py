@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 from lakehouse.simulator.calendar import Calendar
 from lakehouse.simulator.customers import customers_model
 from lakehouse.simulator.defects import Defects
+from lakehouse.simulator.episodes import Episodes
 from lakehouse.simulator.feeds import Source, load_contract
 from lakehouse.simulator.landing_writer import DefectTally, write_lines, write_parquet, write_text
 from lakehouse.simulator.orders import orders_model, positions_model
@@ -28,6 +29,7 @@ from lakehouse.simulator.shops import shops_model
 from lakehouse.simulator.source_model import Context
 from lakehouse.simulator.truth import Truth
 from lakehouse.simulator.web import web_model
+from lakehouse.simulator.world import World
 
 MODELS = (
     customers_model,
@@ -92,9 +94,11 @@ class Simulator:
         self.seed = int(seed)
         rng = Rng(self.seed)
         calendar = Calendar(self.settings, rng)
-        from lakehouse.simulator.world import World
-
-        self.ctx = Context(spark, self.settings, rng, calendar, World(self.settings, rng))
+        world = World(self.settings, rng)
+        episodes = Episodes(
+            self.settings.behaviour, calendar, rng, world.assortment, world.shoppers
+        )
+        self.ctx = Context(spark, self.settings, rng, calendar, world, episodes)
         self.contract = contract or load_contract()
         models = {m.name: m for m in (make(self.ctx) for make in MODELS)}
         self.defects = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -13,6 +14,9 @@ from lakehouse.simulator.presets import Settings
 from lakehouse.simulator.rng import Rng
 from lakehouse.simulator.world import World
 
+if TYPE_CHECKING:
+    from lakehouse.simulator.episodes import Episodes
+
 
 @dataclass(frozen=True)
 class Context:
@@ -21,6 +25,7 @@ class Context:
     rng: Rng
     calendar: Calendar
     world: World
+    episodes: Episodes
 
 
 @dataclass(frozen=True)

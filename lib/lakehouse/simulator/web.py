@@ -66,6 +66,10 @@ def web_rows(ctx: Context, first: int, last: int) -> DataFrame:
         w.popular_product(rng.u("web_focus", sid))
     )
     events = events.withColumn("_pidx", pidx).withColumn("_cat", w.category_index(F.col("_pidx")))
+    # nobody views a product before it comes out: the category's best seller instead
+    events = events.withColumn(
+        "_pidx", w.assortment.launched(F.col("_pidx"), F.col("_cat"), F.col("_day"))
+    )
     at = F.col("_start") + (j - 1) * F.col("_step")
     last_two = j >= F.col("_len") - 1
     kind = (

@@ -11,7 +11,6 @@ anchor's day and index, and the repeat buyers of a day are enumerated, not searc
 
 from __future__ import annotations
 
-import math
 from functools import cached_property
 
 from pyspark.sql import Column, DataFrame
@@ -93,6 +92,18 @@ class Episodes:
     def repeats(self, day: int) -> int:
         room = self.cal.orders(day) - self.cal.new_customers(day) - self.anchors(day)
         return max(0, min(self.repeat_starts(day)[-1], room - self.follow_ups(day)))
+
+    def repeat_slots(self, day: int) -> list[int]:
+        """The repeat slots buying on ``day``, in the order of their orders (on the driver:
+        the manifest's ground truth); slot s is customer s * every_nth_customer."""
+        starts, count, n = self.repeat_starts(day), self.repeats(day), len(self.intervals)
+        out = []
+        for t, interval in enumerate(self.intervals):
+            for i in range(starts[t + 1] - starts[t]):
+                if starts[t] + i >= count:
+                    return out
+                out.append(t + n * (day % interval + interval * i))
+        return out
 
     def kinds(self, day: int) -> dict[str, int]:
         """Orders of the day by kind (a follow-up whose anchor day had no anchor is regular)."""
@@ -286,16 +297,3 @@ class Episodes:
                 "_rq": F.when(rep, qty).cast("int"),
             }
         ).drop("_slot")
-
-    def slot_interval(self, slot: int) -> int:
-        """The repeat interval of a slot (ground truth for tests and the manifest)."""
-        return self.intervals[slot % len(self.intervals)]
-
-    def slot_phase(self, slot: int) -> int:
-        return (slot // len(self.intervals)) % self.slot_interval(slot)
-
-    def repeat_days(self, slot: int, first: int, last: int) -> list[int]:
-        """The days in [first, last] the slot's customer buys their consumable."""
-        interval, phase = self.slot_interval(slot), self.slot_phase(slot)
-        start = first + (phase - first) % interval
-        return list(range(start, last + 1, interval)) if math.isfinite(interval) else []

@@ -14,6 +14,7 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from lakehouse.simulator.behaviour_truth import behaviour_settings, behaviour_truth
 from lakehouse.simulator.calendar import Calendar
 from lakehouse.simulator.customers import customers_model
 from lakehouse.simulator.defects import Defects
@@ -146,13 +147,14 @@ class Simulator:
                 for day in days:
                     sources[day][name] = exported[day]
             truths = self.truth.as_of(first, last)
+            behaviour = behaviour_truth(self.ctx, first, last)
         shutil.rmtree(self.landing / STAGING_DIR, ignore_errors=True)
         manifests = []
         for day in days:
             truth, late_older = truths[day]
             if "orders" in sources[day]:
                 sources[day]["orders"]["late_older_versions"] = late_older
-            manifest = self._manifest(day, sources[day], truth)
+            manifest = self._manifest(day, sources[day], truth, behaviour[day])
             self._write_manifest(day, manifest)
             manifests.append(manifest)
         self.last_run_seconds = round(time.monotonic() - started, 3)
@@ -226,7 +228,7 @@ class Simulator:
             "defects": tally.as_dict(),
         }
 
-    def _manifest(self, day: int, sources: dict, truth: dict) -> dict:
+    def _manifest(self, day: int, sources: dict, truth: dict, behaviour: dict) -> dict:
         s = self.settings
         drift = [
             {
@@ -254,6 +256,7 @@ class Simulator:
             "not_simulated": self.not_simulated,
             "sources": sources,
             "truth": truth,
+            "behaviour": {**behaviour, "settings": behaviour_settings(self.ctx)},
         }
 
     def _write_manifest(self, day: int, manifest: dict) -> None:

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import pytest
 from chispa import assert_df_equality
+from delta.tables import DeltaTable
 
 from lakehouse import gold
 from lakehouse.config.tables import GoldSpec
@@ -131,17 +132,14 @@ def test_a_change_query_runs_only_when_its_input_changed(spark):
         },
         sql="SELECT * FROM orders",
     )
-    batch = spark.createDataFrame(
-        [("orders", "O1", None), ("orders", "O2", None)],
-        "_input string, orders__order_id string, shop__shop_id string",
-    )
+    orders = spark.createDataFrame([("O1",), ("O2",)], "order_id string")
     offered = {"orders": inputs(spark)["orders"], "shop": spark.range(0)}
-    keys = touched_keys(spark, spec, batch, offered)
+    keys = touched_keys(spark, spec, {"orders": orders}, offered)
     assert sorted(r.order_id for r in keys.collect()) == ["O1", "O2"]
 
-    with_shop = batch.union(spark.createDataFrame([("shop", None, "S1")], batch.schema))
+    shops = spark.createDataFrame([("S1",)], "shop_id string")
     with pytest.raises(Exception, match="shop query ran"):
-        touched_keys(spark, spec, with_shop, offered).collect()
+        touched_keys(spark, spec, {"orders": orders, "shop": shops}, offered).collect()
 
 
 def test_building_a_model_keeps_the_batch_keys_cached(spark):
@@ -169,9 +167,11 @@ def test_few_key_values_reach_the_scan_as_literals(spark, tmp_path, monkeypatch)
         [("O1", 1, datetime(2027, 3, 1)), ("O2", 1, datetime(2027, 3, 1)), ("O3", 2, None)],
         "order_id string, shop int, at timestamp",
     )
+    spec = GoldSpec(key=("order_id", "shop", "at"), inputs={}, sql="SELECT 1")
     # Three order ids are too many; a timestamp would pass through Python's local time.
-    values = gold.few_values(keys, ("order_id", "shop", "at"))
-    assert {c: sorted(v) for c, v in values.items()} == {"shop": [1, 2]}
+    literals = gold.key_literals(keys, spec, {}, {})
+    assert literals.keys == 3
+    assert {c: sorted(v) for c, v in literals.values.items()} == {"shop": [1, 2]}
 
     path = str(tmp_path / "lines")
     lines = spark.createDataFrame([("O1", 1), ("O2", 2), ("O3", 3)], "order_id string, shop int")
@@ -185,7 +185,6 @@ def test_few_key_values_reach_the_scan_as_literals(spark, tmp_path, monkeypatch)
 
 
 def test_an_input_laid_out_by_key_date_is_read_on_the_keys_days_only(spark):
-    from lakehouse.gold.build import key_dates_of
     from lakehouse.storage.key_date_layout import on_key_dates
 
     orders = spark.createDataFrame(
@@ -193,42 +192,54 @@ def test_an_input_laid_out_by_key_date_is_read_on_the_keys_days_only(spark):
         "order_id string, customer_id string, _key_date date",
     )
     day_of_id = "try_to_date(substr(order_id, 2, 8), 'yyyyMMdd')"
-    by_order = spark.createDataFrame([("O20260302-1",)], "order_id string")
-    assert key_dates_of(orders, ("order_id",), ("order_id",), by_order, day_of_id) == [
-        date(2026, 3, 2)
-    ]
+    by_order = GoldSpec(
+        key=("order_id",),
+        inputs={"o": "silver.orders"},
+        sql="SELECT 1",
+        changes={"o": ("order_id",)},
+    )
+
+    def dates(spec, keys, df=orders):
+        return gold.key_literals(keys, spec, {"o": df}, {"o": day_of_id}).key_dates.get("o")
+
+    one = spark.createDataFrame([("O20260302-1",)], "order_id string")
+    assert dates(by_order, one) == [date(2026, 3, 2)]
     # A fact keyed by order and receipt ids: a receipt's id has no day under the orders'
     # key_date, so the orders are read on the order's day and where no day could be read.
     mixed = spark.createDataFrame([("O20260302-1",), ("S010/20260301/7",)], "order_id string")
-    days = key_dates_of(orders, ("order_id",), ("order_id",), mixed, day_of_id)
+    days = dates(by_order, mixed)
     assert sorted(days, key=str) == [date(2026, 3, 2), None]
     undated = orders.union(spark.createDataFrame([("O?", "C3", None)], orders.schema))
     read = undated.where(on_key_dates("", days)).select("order_id").collect()
     assert sorted(r.order_id for r in read) == ["O20260302-1", "O?"]
     # A model keyed by customer cannot tell an order's day from its keys: the whole input.
-    by_customer = spark.createDataFrame([("C2",)], "customer_id string")
-    assert key_dates_of(orders, ("customer_id",), ("customer_id",), by_customer, day_of_id) is None
+    by_customer = GoldSpec(
+        key=("customer_id",),
+        inputs={"o": "silver.orders"},
+        sql="SELECT 1",
+        changes={"o": ("customer_id",)},
+    )
+    customers = spark.createDataFrame([("C2",)], "customer_id string")
+    assert dates(by_customer, customers) is None
     # An input not laid out by key date has nothing to prune.
-    plain = orders.drop("_key_date")
-    assert key_dates_of(plain, ("order_id",), ("order_id",), by_order, day_of_id) is None
+    assert dates(by_order, one, orders.drop("_key_date")) is None
 
 
-def test_a_weekly_model_is_due_a_week_after_its_last_refresh_commit(spark, tmp_path):
-    from datetime import UTC, timedelta
-
-    from lakehouse.gold.schedule import next_refresh
-    from lakehouse.storage import delta_log
+def test_the_last_refresh_is_the_last_commit_that_recorded_what_it_consumed(spark, tmp_path):
+    from lakehouse.gold.state import commit_metadata, last_refresh
 
     path = str(tmp_path / "weekly")
-    week = timedelta(days=7)
-    assert next_refresh(spark, path, week) is None  # no table: due now
+    assert last_refresh(spark, path, None) == (None, None)  # no table: never refreshed
     rows = spark.createDataFrame([("O1", 1)], "order_id string, n int")
-    rows.write.format("delta").mode("append").save(path)
-    refreshed = delta_log.commit_info(spark, path, 0)["timestamp"]
-    # An erasure's overwrite is not a refresh: the model stays due from the append.
-    rows.write.format("delta").mode("overwrite").save(path)
-    due = next_refresh(spark, path, week)
-    assert due == datetime.fromtimestamp(refreshed / 1000, UTC) + week
+    metadata = commit_metadata("run-1", "append", {"silver.orders": 4})
+    rows.write.format("delta").mode("append").option("userMetadata", metadata).save(path)
+    refreshed = DeltaTable.forPath(spark, path).history(1).first().timestamp
+    # An erasure's overwrite and a compaction are not refreshes: they record nothing.
+    rows.write.format("delta").mode("overwrite").option("dataChange", "false").save(path)
+    DeltaTable.forPath(spark, path).optimize().executeCompaction()
+    consumed, at = last_refresh(spark, path, delta_tables.current_version(spark, path))
+    assert consumed == {"silver.orders": 4}
+    assert abs(at.replace(tzinfo=None) - refreshed).total_seconds() < 1
 
 
 FACT = (

@@ -43,6 +43,9 @@ class RefreshResult:
     files: int | None = None  # bronze: landed files taken
     not_due_until: datetime | None = None
     warnings: tuple[str, ...] = ()  # what the run accepted but a person should know (drifts)
+    strategy: str | None = None  # gold: how the plan refreshed it (merge_keys, additive ...)
+    plan: str | None = None  # gold: why
+    spark_jobs: int | None = None  # Spark jobs the refresh ran, Delta's own included
     rows: int | None = None  # rows in the table after the refresh; None: not counted
     version: int | None = None
     rows_written: int | None = None

@@ -1,50 +1,46 @@
-"""Gold: models declared as SQL (or a DataFrame function) over their inputs, rebuilt only for
-the keys that changed.
+"""Gold: models declared as SQL (or a DataFrame function) over their inputs, refreshed by
+the cheapest correct strategy for what changed.
 
-A model names, for each input that carries its key, the expression that yields the key
-(``changes``); for a lookup (a dimension), a query that maps its changed rows to the keys they
-affect. The keys touched since the last run come from the inputs' Change Data Feed; the model
-then runs over the inputs restricted to those keys, and the result replaces exactly those keys
-in the table, in one MERGE that names the partitions it may touch.
+A refresh plans, then executes (``plan``): from the model's YAML, its table's state and its
+inputs' versions (``state``, read from the Delta logs without a Spark job) it picks one of a
+closed set of strategies, each a way of computing rows (all inputs, the touched keys, the
+changes added up, SCD2 versions) paired with a way of writing them (append, MERGE by key,
+replaceWhere of the touched values, overwrite). ``strategies`` executes the pair. Each
+input's changes since the versions a model consumed are read once per run and shared
+(``change_sets``); the commit that writes records the versions consumed, so a killed refresh
+is done again, never twice.
 
-Two variants share that machinery:
-
-- ``scd2``: the changed source rows are versions of a business key. They are merged with the
-  versions already in the table and collapsed into validity ranges (``scd2_history``).
-- ``incremental: false``: models that depend on all rows at once (global ranks, trained
-  models) are recomputed whole whenever an input changed; unchanged rows are still not
-  rewritten.
-
-A model with ``refresh_every`` is refreshed at most once per that interval; a run in between
-leaves it alone without starting its stream, so its changes wait in the inputs' feeds.
-
-Modules: ``build`` (a model's rows over its inputs), ``dimensions`` (SCD2 history, the
-unknown member), ``changes`` (what changed), ``additive`` (running totals), ``writers`` (the
-writes each strategy runs: MERGE by key, replaceWhere, a first build's append), ``schedule``
-(``refresh_every``), ``refresh`` (a run).
+Modules: ``plan``, ``state``, ``strategies``, ``change_sets``, ``changes`` (touched keys),
+``build`` (a model's rows over its inputs), ``additive`` (running totals), ``dimensions``
+(SCD2 history, the unknown member), ``writers`` (MERGE by key, replaceWhere, first build,
+overwrite), ``refresh`` (a model's run).
 
 Example::
 
     from lakehouse import gold
 
+    print(gold.plan(spark, project, project.table("gold.fct_orders"), ctx).describe())
     result = gold.refresh(spark, project, project.table("gold.fct_orders"), ctx)
-    result.keys_changed  # None on a first build, where every key is new
+    result.strategy, result.keys_changed   # "merge_keys", 412
 """
 
-from lakehouse.gold.build import build_model, few_values, name_views, restrict
+from lakehouse.gold.build import build_model, key_literals, name_views, restrict
+from lakehouse.gold.change_sets import release as release_change_sets
 from lakehouse.gold.dimensions import scd2_history
-from lakehouse.gold.refresh import refresh
+from lakehouse.gold.refresh import plan, refresh
 from lakehouse.gold.writers import merge_keys
 from lakehouse.storage.catalog import register, register_all
 
 __all__ = [
     "build_model",
-    "few_values",
+    "key_literals",
     "merge_keys",
     "name_views",
+    "plan",
     "refresh",
     "register",
     "register_all",
+    "release_change_sets",
     "restrict",
     "scd2_history",
 ]

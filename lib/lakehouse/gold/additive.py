@@ -1,8 +1,8 @@
-"""The additive strategy: a batch's changed input rows add their contribution to the model's
-rows and take back the contribution of the rows they replaced or deleted, so a late order
-adds to its day without the day's other orders being read again.
+"""The additive strategy: an input's changed rows add their contribution to the model's rows
+and take back the contribution of the rows they replaced or deleted, so a late order adds to
+its day without the day's other orders being read again.
 
-The model's SQL runs twice over the batch alone, lookups whole: over the new images
+The model's SQL runs twice over the changes alone, lookups whole: over the new images
 (inserts, update post-images) and over the old ones (deletes, update pre-images). Summed per
 row with signs, that is each row's change; added to the row in the table (a row whose count
 falls to 0 is gone), it gives what the SQL over the whole input gives, for sums and counts.
@@ -18,27 +18,25 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from lakehouse.config.tables import GoldSpec
-from lakehouse.gold.build import build_model, few_values, with_derived
-from lakehouse.gold.changes import NEW_VERSION, changed_rows, touched_keys
-from lakehouse.gold.writers import write_touched_keys
+from lakehouse.gold.build import KeyLiterals, build_model, key_literals, with_derived
+from lakehouse.gold.change_sets import CHANGE_COLUMNS, NEW_VERSION
+from lakehouse.gold.changes import touched_keys
 
 _SIGN = "_sign"
 _CHANGED = "_changed"
-_CDF_COLUMNS = ("_change_type", "_commit_version", "_commit_timestamp")
 
 
 def contribution(
-    spark: SparkSession, spec: GoldSpec, inputs: dict[str, DataFrame], batch: DataFrame
+    spark: SparkSession, spec: GoldSpec, inputs: dict[str, DataFrame], changes: DataFrame
 ) -> DataFrame:
-    """Per row of the model: what the batch's changes of the additive input add to its
+    """Per row of the model: what ``changes`` (the additive input's changed rows) add to its
     measures (negative for rows taken back), with the row's other columns."""
     alias = spec.additive_input
-    changes = changed_rows(batch, alias)
     is_new = F.col("_change_type").isin(*NEW_VERSION)
     measures = spec.measures.columns
 
     def signed(rows: DataFrame, sign: int) -> DataFrame:
-        out = build_model(spark, spec, {**inputs, alias: rows.drop(*_CDF_COLUMNS)}, None)
+        out = build_model(spark, spec, {**inputs, alias: rows.drop(*CHANGE_COLUMNS)}, None)
         out = out.drop(*spec.derived)
         return out.select(
             *(
@@ -92,44 +90,42 @@ def added_up(current: DataFrame, change: DataFrame, spec: GoldSpec) -> DataFrame
     return with_derived(rows, spec.derived).select(*current.columns)
 
 
-def refresh_additive(
+def additive_rows(
     spark: SparkSession,
-    path: str,
     spec: GoldSpec,
-    batch: DataFrame,
+    table: DataFrame,
+    changes: dict[str, DataFrame],
     inputs: dict[str, DataFrame],
     key_date_exprs: dict[str, str],
-) -> int:
-    """Add the batch's changes to the table at ``path`` in one commit (a MERGE, or a
-    ``replaceWhere`` of the touched days for a model keyed by day); return the keys written.
-    Keys a lookup's change touches are rebuilt from the inputs."""
+) -> tuple[DataFrame, DataFrame, KeyLiterals, list[DataFrame]]:
+    """The rows of the keys the changes touch, with the changes added to the rows in
+    ``table``: (rows, keys, their literals, DataFrames to unpersist once written). Keys a
+    lookup's change touches are rebuilt from the inputs instead."""
     alias = spec.additive_input
     lookups = dataclasses.replace(
         spec, changes={a: c for a, c in spec.changes.items() if a != alias}
     )
     key = list(spec.key)
-    change = contribution(spark, spec, inputs, batch)
-    table = spark.read.format("delta").load(path)
+    change = contribution(spark, spec, inputs, changes[alias]) if alias in changes else None
     parts, keys, cached = [], [], []
-    try:
-        if lookups.changes:
-            rebuilt = touched_keys(spark, lookups, batch, inputs).persist()
-            cached.append(rebuilt)
-            if not rebuilt.isEmpty():
-                values = few_values(rebuilt, spec.key)
-                parts.append(build_model(spark, spec, inputs, rebuilt, key_date_exprs, values))
-                keys.append(rebuilt)
+    looked_up = {a: c for a, c in changes.items() if a != alias}
+    if looked_up:
+        rebuilt = touched_keys(spark, lookups, looked_up, inputs).persist()
+        cached.append(rebuilt)
+        literals = key_literals(rebuilt, spec, inputs, key_date_exprs)
+        if literals.keys:
+            parts.append(build_model(spark, spec, inputs, rebuilt, literals))
+            keys.append(rebuilt)
+            if change is not None:
                 change = _filter(change, rebuilt, spec.key, "left_anti")
+    if change is not None:
         change = change.persist()
         cached.append(change)
         added = change.select(*key).distinct()
         current = _filter(table, added, spec.key, "left_semi")
         parts.append(added_up(current, change, spec))
         keys.append(added)
-        all_keys = reduce(DataFrame.union, keys).distinct().persist()
-        cached.append(all_keys)
-        rows = reduce(lambda a, b: a.unionByName(b), parts).select(*table.columns)
-        return write_touched_keys(spark, path, spec, all_keys, rows, few_values(all_keys, spec.key))
-    finally:
-        for df in cached:
-            df.unpersist()
+    all_keys = reduce(DataFrame.union, keys).distinct().persist()
+    cached.append(all_keys)
+    rows = reduce(lambda a, b: a.unionByName(b), parts).select(*table.columns)
+    return rows, all_keys, key_literals(all_keys, spec, {}, {}), cached

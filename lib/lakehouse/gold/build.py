@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from functools import reduce
 
 from pyspark.errors import AnalysisException
@@ -50,33 +51,37 @@ def restrict(
     return tagged.join(keys, on=on, how="left_semi").drop(*tmp)
 
 
+@dataclass(frozen=True)
+class KeyLiterals:
+    """What one look at the touched keys tells the scans, where it is little: each key
+    column's values, and the key dates each input laid out by key date holds them on."""
+
+    keys: int  # how many keys
+    values: dict[str, list] = field(default_factory=dict)  # key column -> its values
+    key_dates: dict[str, list] = field(default_factory=dict)  # input alias -> dates (None too)
+
+
 def build_model(
     spark: SparkSession,
     spec: GoldSpec,
     inputs: dict[str, DataFrame],
     keys: DataFrame | None,
-    key_date_exprs: dict[str, str] | None = None,
-    values: dict[str, list] | None = None,
+    literals: KeyLiterals | None = None,
 ) -> DataFrame:
     """Run the model over ``inputs``; with ``keys``, only over the rows behind those keys.
 
     Inputs that carry the key are restricted to the changed keys; the others (lookups such as
-    dimensions) are offered whole. ``key_date_exprs`` (alias -> its silver table's ``key_date``)
-    lets an input laid out by key date be read only on the days the keys fall on.
+    dimensions) are offered whole. ``literals`` (see ``key_literals``) add the keys' values
+    and key dates as literals, which prune partitions and files.
     """
-    keyed = (
-        {a for a in inputs if isinstance(spec.changes.get(a), tuple)} if keys is not None else set()
-    )
-    if keyed and values is None:  # the caller may have them already (``few_values``)
-        values = few_values(keys, spec.key)
+    keyed = set(spec.direct_inputs) & set(inputs) if keys is not None else set()
     offered = {}
     for alias, df in inputs.items():
         if alias in keyed:
-            days = key_dates_of(
-                df, spec.changes[alias], spec.key, keys, (key_date_exprs or {}).get(alias)
-            )
-            if days is not None:
-                df = df.where(on_key_dates("", days, is_monthly(df.columns)))
+            dates = literals.key_dates.get(alias) if literals else None
+            if dates is not None:
+                df = df.where(on_key_dates("", dates, is_monthly(df.columns)))
+            values = literals.values if literals else None
             df = restrict(df, spec.changes[alias], spec.key, keys, values)
         offered[alias] = df
     if spec.transform:
@@ -97,36 +102,6 @@ def with_derived(rows: DataFrame, derived: dict[str, str]) -> DataFrame:
     return rows.select("*", *(F.expr(e).alias(n) for n, e in derived.items()))
 
 
-def key_dates_of(
-    df: DataFrame,
-    exprs: tuple[str, ...],
-    key: tuple[str, ...],
-    keys: DataFrame,
-    key_date: str | None,
-) -> list | None:
-    """The days an input laid out by key date holds the rows of ``keys`` on, when its
-    ``key_date`` can be computed from the model's keys (an order fact keyed by order id reads
-    the order's silver rows, whose day is in the id); None when it cannot.
-
-    The keys are renamed to the input's own columns (the model's ``changes`` must name plain
-    columns), then its ``key_date`` is computed over them: the same function of the same
-    values gives the same day, so no row of those keys is elsewhere. A key whose day cannot
-    be read (None among the days) can only be on the input's rows without a day: a fact
-    keyed by order and receipt ids reads an order id with the receipts' ``key_date``.
-    """
-    if not key_date or KEY_DATE_COLUMN not in df.columns:
-        return None
-    if not all(e.isidentifier() and e in df.columns for e in exprs):
-        return None
-    own = keys.select(*(F.col(k).alias(e) for k, e in zip(key, exprs, strict=True)))
-    try:
-        day = own.select(F.expr(key_date).try_cast("date").alias("day"))
-    except AnalysisException:  # it needs columns the model's key does not carry
-        return None
-    days = [r.day for r in day.distinct().limit(FEW_VALUES + 1).collect()]
-    return None if len(days) > FEW_VALUES else days
-
-
 def name_views(spark: SparkSession, views: dict[str, DataFrame]) -> None:
     """Register ``views`` as the session's temp views of those names.
 
@@ -140,19 +115,56 @@ def name_views(spark: SparkSession, views: dict[str, DataFrame]) -> None:
         df.createOrReplaceTempView(name)
 
 
-def few_values(keys: DataFrame, key: tuple[str, ...]) -> dict[str, list]:
-    """Each key column's distinct values among ``keys``, for the columns that have at most
-    ``FEW_VALUES`` of them (the days or months a batch touches, not its order ids).
+def key_literals(
+    keys: DataFrame,
+    spec: GoldSpec,
+    inputs: dict[str, DataFrame],
+    key_date_exprs: dict[str, str],
+) -> KeyLiterals:
+    """Count ``keys`` and collect, in one Spark job, each key column's values and the key dates
+    of each input laid out by key date, keeping those that number at most ``FEW_VALUES``.
 
-    Only types that come back from Python unchanged qualify: a timestamp goes through the
-    local time zone of the Python process, and an hour repeated at a clock change is lost.
+    A key column's values qualify only for types that come back from Python unchanged (a
+    timestamp goes through the Python process's time zone, and an hour repeated at a clock
+    change is lost). An input's key dates qualify when its ``key_date`` can be computed from
+    the model's key: an order fact keyed by order id reads the order's silver rows, whose day
+    is in the id; the same function of the same values gives the same day, so no row of those
+    keys is elsewhere. A key whose date cannot be read (None among the dates) can only be on
+    the input's rows without one.
     """
-    exact = [c for c in key if isinstance(keys.schema[c].dataType, _EXACT_LITERALS)]
-    if not exact:
-        return {}
-    limited = (F.slice(F.collect_set(c), 1, FEW_VALUES + 1).alias(c) for c in exact)
-    sets = keys.agg(*limited).first()
-    return {c: list(sets[c]) for c in exact if len(sets[c]) <= FEW_VALUES}
+    exact = [c for c in spec.key if isinstance(keys.schema[c].dataType, _EXACT_LITERALS)]
+    wide, dated = keys, {}
+    for alias, key_date in key_date_exprs.items():
+        exprs, df = spec.changes.get(alias), inputs.get(alias)
+        if not isinstance(exprs, tuple) or df is None or KEY_DATE_COLUMN not in df.columns:
+            continue
+        if not all(e.isidentifier() and e in df.columns for e in exprs):
+            continue
+        renamed = {e: k for e, k in zip(exprs, spec.key, strict=True) if e != k}
+        if any(e in keys.columns and e not in renamed.values() for e in renamed):
+            continue  # the input names a key column as another of the model's: not readable
+        try:
+            wide = wide.select(
+                *wide.columns,
+                *(F.col(k).alias(e) for e, k in renamed.items() if e not in wide.columns),
+            )
+            dated[alias] = F.expr(key_date).try_cast("date")
+            wide.select(dated[alias])  # analysed here: it may need columns the key lacks
+        except AnalysisException:
+            dated.pop(alias, None)
+    aggregates = [F.count(F.lit(1)).alias("_keys")]
+    aggregates += [F.slice(F.collect_set(c), 1, FEW_VALUES + 1).alias(f"v_{c}") for c in exact]
+    for alias, date in dated.items():
+        aggregates.append(F.slice(F.collect_set(date), 1, FEW_VALUES + 1).alias(f"d_{alias}"))
+        aggregates.append(F.max(date.isNull()).alias(f"n_{alias}"))
+    row = wide.agg(*aggregates).first()
+    values = {c: list(row[f"v_{c}"]) for c in exact if len(row[f"v_{c}"]) <= FEW_VALUES}
+    key_dates = {
+        alias: list(row[f"d_{alias}"]) + ([None] if row[f"n_{alias}"] else [])
+        for alias in dated
+        if len(row[f"d_{alias}"]) <= FEW_VALUES
+    }
+    return KeyLiterals(row["_keys"], values, key_dates)
 
 
 def load_transform(ref: str) -> Callable[..., DataFrame]:

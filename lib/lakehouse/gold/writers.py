@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime
 import decimal
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import reduce
 
 from delta.tables import DeltaTable
@@ -14,10 +16,11 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from lakehouse.config.tables import GoldSpec
-from lakehouse.gold.dimensions import unknown_member, with_unknown_member
+from lakehouse.gold.dimensions import with_unknown_member
 from lakehouse.storage import delta_tables
 
 _PRESENT = "_present"
+USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 
 
 def _partition_filter(spec: GoldSpec, *frames: DataFrame, alias: str = "t") -> Column | None:
@@ -27,30 +30,51 @@ def _partition_filter(spec: GoldSpec, *frames: DataFrame, alias: str = "t") -> C
     values = (
         reduce(DataFrame.union, (f.select(*spec.partition_by) for f in frames)).distinct().collect()
     )
+    return _in_partitions({c: [r[c] for r in values] for c in spec.partition_by}, alias)
+
+
+def _in_partitions(seen: dict[str, list], alias: str) -> Column:
     condition = None
-    for column in spec.partition_by:
-        seen = {r[column] for r in values}
-        known = [v for v in seen if v is not None]
+    for column, values in seen.items():
+        known = [v for v in set(values) if v is not None]
         c = F.col(f"{alias}.`{column}`" if alias else f"`{column}`")
         part = c.isin(known) if known else F.lit(False)
-        if None in seen:
+        if None in values:
             part = part | c.isNull()
         condition = part if condition is None else condition & part
     return condition
 
 
+@contextmanager
+def commit_metadata(spark: SparkSession, metadata: str | None) -> Iterator[None]:
+    """Commits of ``spark`` (a model's own session) made inside carry ``metadata`` (Delta's
+    ``userMetadata``): a MERGE has no writer option for it."""
+    if metadata is None:
+        yield
+        return
+    spark.conf.set(USER_METADATA, metadata)
+    try:
+        yield
+    finally:
+        spark.conf.unset(USER_METADATA)
+
+
 def merge_keys(
-    spark: SparkSession, path: str, keys: DataFrame, rows: DataFrame, spec: GoldSpec
-) -> None:
+    spark: SparkSession,
+    path: str,
+    keys: DataFrame,
+    rows: DataFrame,
+    spec: GoldSpec,
+    metadata: str | None = None,
+) -> bool:
     """In one commit, make the table's rows for ``keys`` equal ``rows``, deleting rows of those
     keys that are no longer produced. Rows that already hold the same values are left alone,
-    so a rerun over unchanged inputs commits nothing."""
+    so a rerun over unchanged inputs commits nothing; returns whether it committed."""
     if not delta_tables.exists(spark, path):
         create_table(spark, path, spec, rows.schema)
     grain = list(spec.row_key)
     # The rows are compared twice (what changed, what is gone): built once, not once per side,
-    # as building them reads the model's inputs. A caller's cache is left to the caller
-    # (rebuild_whole counts the keys afterwards).
+    # as building them reads the model's inputs. A caller's cache is left to the caller.
     owned = not rows.is_cached
     rows = rows.persist()
     current = _rows_of(DeltaTable.forPath(spark, path).toDF(), keys, spec).persist()
@@ -61,29 +85,43 @@ def merge_keys(
     deletes = current.join(rows, on=gone, how="left_anti").select(*kept)
     source = upserts.unionByName(deletes.dropDuplicates(), allowMissingColumns=True).persist()
     try:
-        if source.isEmpty():
-            return
+        # One look at the source: whether there is anything to write, and where it goes.
+        size, partitions = _size_and_partitions(spec, source)
+        if not size:
+            return False
         on = reduce(
             lambda a, b: a & b, (F.col(f"t.`{c}`").eqNullSafe(F.col(f"s.`{c}`")) for c in grain)
         )
-        partitions = _partition_filter(spec, source)
         if partitions is not None:
             on = on & partitions
         values = {c: F.col(f"s.`{c}`") for c in rows.columns}
-        (
-            DeltaTable.forPath(spark, path)
-            .alias("t")
-            .merge(source.alias("s"), on)
-            .whenMatchedDelete(condition=f"s.{_PRESENT} IS NULL")
-            .whenMatchedUpdate(set=values)
-            .whenNotMatchedInsert(condition=f"s.{_PRESENT}", values=values)
-            .execute()
-        )
+        with commit_metadata(spark, metadata):
+            (
+                DeltaTable.forPath(spark, path)
+                .alias("t")
+                .merge(source.alias("s"), on)
+                .whenMatchedDelete(condition=f"s.{_PRESENT} IS NULL")
+                .whenMatchedUpdate(set=values)
+                .whenNotMatchedInsert(condition=f"s.{_PRESENT}", values=values)
+                .execute()
+            )
+        return True
     finally:
         source.unpersist()
         current.unpersist()
         if owned:
             rows.unpersist()
+
+
+def _size_and_partitions(spec: GoldSpec, source: DataFrame) -> tuple[int, Column | None]:
+    """How many rows ``source`` has and the condition naming its partitions, in one job."""
+    columns = list(spec.partition_by)
+    row = source.agg(
+        F.count(F.lit(1)).alias("_n"), *(F.collect_set(F.struct(c)).alias(c) for c in columns)
+    ).first()
+    if not columns or not row["_n"]:
+        return row["_n"], None
+    return row["_n"], _in_partitions({c: [s[0] for s in row[c]] for c in columns}, alias="t")
 
 
 def _rows_of(table: DataFrame, keys: DataFrame, spec: GoldSpec) -> DataFrame:
@@ -114,61 +152,37 @@ def create_table(spark: SparkSession, path: str, spec: GoldSpec, schema: StructT
     )
 
 
-def ensure_model_table(spark: SparkSession, path: str, spec: GoldSpec, schema: StructType) -> bool:
-    """Create the table (so that models reading it can start) with its unknown member; True
-    when the table holds nothing but that yet."""
-    if not delta_tables.exists(spark, path):
-        create_table(spark, path, spec, schema)
-    if delta_tables.current_version(spark, path) != 0:
-        return False
-    unknown = unknown_member(spark, spec, schema)
-    if unknown is not None:
-        unknown.write.format("delta").mode("append").save(path)
-    return True
+def append_first_build(
+    spark: SparkSession, path: str, rows: DataFrame, spec: GoldSpec, metadata: str | None = None
+) -> None:
+    """The first build: the model's rows and its unknown member, appended in the one commit
+    that creates the table (with its change feed and partitions), so a refresh killed before
+    it leaves no table, and one killed after it leaves the whole build.
 
-
-def append_first_build(spark: SparkSession, path: str, rows: DataFrame, spec: GoldSpec) -> None:
-    """The first build of a table that does not exist or holds only its unknown member
-    (``ensure_model_table``): append the model's rows in one commit, with the unknown member
-    when the table is created here.
-
-    ``merge_keys`` would compare every row with a table that holds none of them: collect
-    all keys, stage the rows a second time and join them with the table in a MERGE, several
+    ``merge_keys`` would compare every row with a table that holds none of them: several
     times the cost of the write itself on an initial load. Rows go to one file per
     partition, the layout that MERGE would have left.
     """
-    if not delta_tables.exists(spark, path):
-        create_table(spark, path, spec, rows.schema)
-        rows = with_unknown_member(spark, spec, rows)
+    rows = with_unknown_member(spark, spec, rows)
+    writer = rows.repartition(*spec.partition_by) if spec.partition_by else rows
+    writer = writer.write.format("delta").mode("append")
+    for key, value in delta_tables.CHANGE_FEED.items():
+        writer = writer.option(key, value)
     if spec.partition_by:
-        rows = rows.repartition(*spec.partition_by)
-    rows.write.format("delta").mode("append").save(path)
+        writer = writer.partitionBy(*spec.partition_by)
+    if metadata is not None:
+        writer = writer.option("userMetadata", metadata)
+    writer.save(path)
 
 
-def replaces_by_key_value(spec: GoldSpec) -> bool:
-    """Whether touched keys are written by replacing their rows (see ``GoldSpec.strategy``);
-    an additive model's rows are written the same way as another model's of its shape."""
-    if spec.strategy in ("merge", "replace"):
-        return spec.strategy == "replace"
-    return len(spec.key) == 1 and bool(spec.grain) and not spec.scd2 and not spec.unknown
-
-
-def write_touched_keys(
-    spark: SparkSession,
-    path: str,
-    spec: GoldSpec,
-    keys: DataFrame,
-    rows: DataFrame,
-    literals: dict[str, list],
-) -> int:
-    """Make the table's rows of ``keys`` equal ``rows`` by the model's strategy: replace them
-    (``replaceWhere`` on the key's values, ``literals``) or merge them; return the keys."""
-    values = literals.get(spec.key[0]) if replaces_by_key_value(spec) else None
-    if values is not None:
-        replace_where(path, spec.key[0], values, rows)
-        return len(values)
-    merge_keys(spark, path, keys, rows, spec)
-    return keys.count()
+def overwrite_whole(
+    spark: SparkSession, path: str, rows: DataFrame, spec: GoldSpec, metadata: str | None = None
+) -> None:
+    """Replace the whole table with ``rows`` and the unknown member, in one commit."""
+    writer = with_unknown_member(spark, spec, rows).write.format("delta").mode("overwrite")
+    if metadata is not None:
+        writer = writer.option("userMetadata", metadata)
+    writer.save(path)
 
 
 def sql_literal(value: object) -> str:
@@ -182,7 +196,9 @@ def sql_literal(value: object) -> str:
     return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-def replace_where(path: str, column: str, values: list, rows: DataFrame) -> None:
+def replace_where(
+    path: str, column: str, values: list, rows: DataFrame, metadata: str | None = None
+) -> None:
     """Overwrite the table's rows whose ``column`` is one of ``values`` with ``rows``, in one
     commit: no comparison with the rows there, and the files of other values stay."""
     known = [v for v in values if v is not None]
@@ -190,4 +206,7 @@ def replace_where(path: str, column: str, values: list, rows: DataFrame) -> None
     if len(known) < len(values):
         parts.append(f"`{column}` IS NULL")
     predicate = " OR ".join(parts) or "false"
-    rows.write.format("delta").mode("overwrite").option("replaceWhere", predicate).save(path)
+    writer = rows.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
+    if metadata is not None:
+        writer = writer.option("userMetadata", metadata)
+    writer.save(path)

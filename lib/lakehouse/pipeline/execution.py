@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from lakehouse.context import RunContext
 from lakehouse.errors import DataQualityError
 from lakehouse.pipeline.selection import Selection, downstream_of, select
 from lakehouse.results import RefreshResult, Status
-from lakehouse.storage import delta_log
+from lakehouse.storage import delta_log, delta_tables
 
 Refresh = Callable[[SparkSession, Project, Table, RunContext], RefreshResult]
 REFRESH_BY_LAYER: dict[str, Refresh] = {
@@ -70,6 +71,19 @@ def commits_since(spark: SparkSession, path: str, after: int | None) -> tuple[in
     return version, totals
 
 
+@contextmanager
+def counted_jobs(spark: SparkSession, group: str) -> Iterator[Callable[[], int]]:
+    """Spark jobs started from this thread inside, under job group ``group`` (a micro-batch
+    of a stream runs in the stream's own group, not counted here)."""
+    context = spark.sparkContext
+    context.setJobGroup(group, group)
+    try:
+        yield lambda: len(context.statusTracker().getJobIdsForGroup(group))
+    finally:
+        context.setLocalProperty("spark.jobGroup.id", None)
+        context.setLocalProperty("spark.job.description", None)
+
+
 def refresh_table(
     spark: SparkSession, project: Project, table: Table, ctx: RunContext
 ) -> RefreshResult:
@@ -77,7 +91,9 @@ def refresh_table(
     started = time.monotonic()
     path = project.table_path(table)
     before = delta_log.latest_version(spark, path)
-    result = REFRESH_BY_LAYER[table.layer](spark, project, table, ctx)
+    with counted_jobs(spark, f"{ctx.run_id}:{table.ref}") as jobs:
+        result = REFRESH_BY_LAYER[table.layer](spark, project, table, ctx)
+    result = result.with_(spark_jobs=jobs())
     if result.status is Status.UP_TO_DATE:  # it started nothing: neither does its report
         return result.with_(version=before, seconds=time.monotonic() - started)
     version, metrics = commits_since(spark, path, before)
@@ -86,7 +102,7 @@ def refresh_table(
     # A table that committed nothing (not due, or equal rows) holds what it held: not counted.
     committed = version != before
     return result.with_(
-        rows=spark.read.format("delta").load(path).count() if committed else None,
+        rows=delta_tables.row_count(spark, path) if committed else None,
         version=version,
         seconds=time.monotonic() - started,
         # What the layer took in (bronze: the landed rows; silver: the stream's rows, before
@@ -183,6 +199,7 @@ def run(
                         )
                 for upstream in waiting.values():
                     upstream.discard(table.ref)
+    gold.release_change_sets(ctx.run_id)
     order = {t.ref: i for i, t in enumerate(tables)}
     reports.sort(key=lambda r: order[r.ref])
     if not all(r.status.ok for r in reports):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,7 @@ from lakehouse.storage import hadoop_fs
 _LOG_FILE = re.compile(r"^(\d{20})\.json$")
 
 
-def local_path(path: str) -> str | None:
-    if path.startswith("file:"):
-        return "/" + path.removeprefix("file:").lstrip("/")
-    return path if path.startswith("/") else None
+local_path = hadoop_fs.local_path
 
 
 def latest_version(spark: SparkSession, path: str) -> int | None:
@@ -68,3 +66,58 @@ def commit_info(spark: SparkSession, path: str, version: int) -> dict[str, Any]:
         if "commitInfo" in action:
             return action["commitInfo"]
     return {}
+
+
+@dataclass(frozen=True)
+class Commit:
+    """What one commit did, from its log file alone."""
+
+    version: int
+    operation: str | None
+    timestamp_ms: int | None
+    user_metadata: str | None
+    metrics: dict[str, str] = field(default_factory=dict)
+    # Whether it changed data (OPTIMIZE, a statistics run or erasure's dataChange=false
+    # rewrite do not): only such commits have rows in the change data feed.
+    data_change: bool = False
+
+    @property
+    def rows_touched(self) -> int:
+        """Rows it wrote, updated or deleted, by its own metrics."""
+        names = (
+            "numOutputRows",
+            "numTargetRowsInserted",
+            "numTargetRowsUpdated",
+            "numTargetRowsDeleted",
+            "numDeletedRows",
+        )
+        if self.operation == "MERGE":  # its numOutputRows counts rewritten, unchanged rows too
+            names = names[1:]
+        return sum(int(self.metrics.get(n, 0) or 0) for n in names)
+
+
+def commit(spark: SparkSession, path: str, version: int) -> Commit | None:
+    """The commit ``version`` of the table at ``path``; None when its file is gone (cleaned up
+    after the log's retention) or was never written."""
+    text = read_text(spark, f"{path.rstrip('/')}/_delta_log/{version:020d}.json")
+    if text is None:
+        return None
+    info: dict[str, Any] = {}
+    data_change = False
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        action = json.loads(line)
+        if "commitInfo" in action:
+            info = action["commitInfo"]
+        for kind in ("add", "remove", "cdc"):
+            if kind in action and action[kind].get("dataChange", kind == "cdc"):
+                data_change = True
+    return Commit(
+        version=version,
+        operation=info.get("operation"),
+        timestamp_ms=info.get("timestamp"),
+        user_metadata=info.get("userMetadata"),
+        metrics=info.get("operationMetrics") or {},
+        data_change=data_change,
+    )

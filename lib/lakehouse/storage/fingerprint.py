@@ -18,7 +18,6 @@ import hashlib
 import json
 import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -146,18 +145,5 @@ def record(
     rename (locally), so a crash leaves the old marker or the new one, never half of one."""
     if observed is None:
         return
-    path = _marker(project, table)
     text = json.dumps(observed, sort_keys=True)
-    local = delta_log.local_path(path)
-    if local is not None:
-        Path(local).parent.mkdir(parents=True, exist_ok=True)
-        tmp = f"{local}.tmp"
-        Path(tmp).write_text(text, encoding="utf-8")
-        os.replace(tmp, local)
-        return
-    fs, p = hadoop_fs.file_system(spark, path)
-    out = fs.create(p, True)
-    try:
-        out.write(bytearray(text.encode("utf-8")))
-    finally:
-        out.close()
+    hadoop_fs.write_text(spark, _marker(project, table), text)

@@ -13,6 +13,8 @@ Why each is needed:
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -48,3 +50,28 @@ def checkpoint_delta_log(spark: SparkSession, path: str) -> None:
 def clear_delta_log_cache(spark: SparkSession) -> None:
     """Forget every table's cached snapshot, as a new process would start."""
     jvm(spark).org.apache.spark.sql.delta.DeltaLog.clearCache()
+
+
+def write_text(spark: SparkSession, path: str, text: str) -> None:
+    """Write a small file whole: by rename on a local disk, so a crash leaves the old file or
+    the new one, never half of one; an object store's put is whole by itself."""
+    local = local_path(path)
+    if local is not None:
+        Path(local).parent.mkdir(parents=True, exist_ok=True)
+        tmp = f"{local}.tmp"
+        Path(tmp).write_text(text, encoding="utf-8")
+        os.replace(tmp, local)
+        return
+    fs, p = file_system(spark, path)
+    out = fs.create(p, True)
+    try:
+        out.write(bytearray(text.encode("utf-8")))
+    finally:
+        out.close()
+
+
+def local_path(path: str) -> str | None:
+    """The path on this machine's disk, for a ``file:`` URI or a plain absolute path."""
+    if path.startswith("file:"):
+        return "/" + path.removeprefix("file:").lstrip("/")
+    return path if path.startswith("/") else None

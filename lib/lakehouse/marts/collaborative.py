@@ -46,7 +46,9 @@ def als_candidates(sold: DataFrame, params: AlsParams, per_customer: int) -> Dat
         users = StringIndexer(inputCol="customer_id", outputCol="u").fit(seen)
         items = StringIndexer(inputCol="product_id", outputCol="i").fit(seen)
         rated = items.transform(users.transform(seen)).select(
-            F.col("u").cast("int"), F.col("i").cast("int"), F.col("days").cast("float")
+            F.col("u").cast("int").alias("u"),
+            F.col("i").cast("int").alias("i"),
+            F.col("days").cast("float").alias("days"),
         )
         als = ALS(
             userCol="u",

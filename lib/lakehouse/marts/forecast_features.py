@@ -69,12 +69,14 @@ def _weekday(day: Column) -> Column:
 
 def origin_rows(sales: DataFrame, origins: list[date], horizon: int, active_days: int) -> DataFrame:
     """One row per active series, origin and horizon 1..``horizon``: the features, the
-    origin, the target ``day`` and its ``actual`` units (null beyond the data)."""
+    origin, the target ``day`` and its ``actual`` units (null beyond the data's last day)."""
+    data_last = sales.agg(F.max("order_date")).first()[0]
     parts = []
     for o in origins:
         series = active_series(sales, o, active_days)
-        first, last = o - timedelta(days=SHAPE_DAYS - 1), o + timedelta(days=horizon)
-        dense = daily(sales.where(F.col("order_date") <= last), first, last, series)
+        first = o - timedelta(days=SHAPE_DAYS - 1)
+        last = min(o + timedelta(days=horizon), max(data_last, o))
+        dense = daily(sales, first, last, series)
         parts.append(dense.withColumn("origin", F.lit(o)))
     dense = parts[0]
     for p in parts[1:]:

@@ -184,7 +184,7 @@ def candidates(
                     "customer_id",
                     "product_id",
                     F.lit(reason).alias("reason"),
-                    F.col("score").cast("double"),
+                    F.col("score").cast("double").alias("score"),
                     "because",
                     "lift",
                 )
@@ -214,7 +214,7 @@ def blend(found: DataFrame, weights: dict[str, float] | None, top_n: int) -> Dat
         .where(F.col("rank") <= top_n)
         .select(
             "customer_id",
-            F.col("rank").cast("int"),
+            F.col("rank").cast("int").alias("rank"),
             "product_id",
             "score",
             "_top.reason",

@@ -42,13 +42,23 @@ def als_candidates(sold: DataFrame, params: AlsParams, per_customer: int) -> Dat
     """customer_id, product_id, score: each customer's ``per_customer`` best ALS products not
     bought yet, score = the prediction over the customer's best (1 for the first)."""
     seen = interactions(sold).persist()
+    spark = sold.sparkSession
     try:
-        users = StringIndexer(inputCol="customer_id", outputCol="u").fit(seen)
-        items = StringIndexer(inputCol="product_id", outputCol="i").fit(seen)
-        rated = items.transform(users.transform(seen)).select(
-            F.col("u").cast("int").alias("u"),
-            F.col("i").cast("int").alias("i"),
-            F.col("days").cast("float").alias("days"),
+        if seen.isEmpty():
+            return spark.createDataFrame([], "customer_id string, product_id string, score double")
+        # Ids and ratings in one canonical order: the factors then do not depend on how the
+        # input's files happen to be laid out (float sums in another order differ).
+        users = StringIndexer(inputCol="customer_id", outputCol="u", stringOrderType="alphabetAsc")
+        items = StringIndexer(inputCol="product_id", outputCol="i", stringOrderType="alphabetAsc")
+        users, items = users.fit(seen), items.fit(seen)
+        rated = (
+            items.transform(users.transform(seen))
+            .select(
+                F.col("u").cast("int").alias("u"),
+                F.col("i").cast("int").alias("i"),
+                F.col("days").cast("float").alias("days"),
+            )
+            .orderBy("u", "i")
         )
         als = ALS(
             userCol="u",
@@ -65,7 +75,6 @@ def als_candidates(sold: DataFrame, params: AlsParams, per_customer: int) -> Dat
         model = als.fit(rated)
         catalogue = len(items.labelsArray[0])
         top = model.recommendForAllUsers(min(catalogue, per_customer + OWNED_HEADROOM))
-        spark = sold.sparkSession
         user_ids = spark.createDataFrame(
             list(enumerate(users.labelsArray[0])), "u int, customer_id string"
         )

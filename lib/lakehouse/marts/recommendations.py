@@ -204,9 +204,10 @@ def blend(found: DataFrame, weights: dict[str, float] | None, top_n: int) -> Dat
         F.create_map(*[x for r in REASONS for x in (F.lit(r), F.lit(float(w[r])))]), F.col("reason")
     )
     weighted = found.withColumn("score", F.col("score") * weight)
+    # Rounded, and ties broken by name: the same candidates always give the same list.
     by_product = weighted.groupBy("customer_id", "product_id").agg(
-        F.sum("score").alias("score"),
-        F.max_by(F.struct("reason", "because", "lift"), F.col("score")).alias("_top"),
+        F.round(F.sum("score"), 6).alias("score"),
+        F.max_by(F.struct("reason", "because", "lift"), F.struct("score", "reason")).alias("_top"),
     )
     ranking = Window.partitionBy("customer_id").orderBy(F.desc("score"), "product_id")
     return (

@@ -10,7 +10,7 @@ cd "$(dirname "$0")"
 scripts/setup.sh
 args=" $* "
 if [[ "$args" == *" --systems real "* || "$args" == *" --systems=real "* ]]; then
-  scripts/services.sh up
+  scripts/services.sh up "" kafka postgres
   source .cache/services/services.env
   export LAKEHOUSE_TABLES_OVERLAY=${LAKEHOUSE_TABLES_OVERLAY:-systems/real}
   export LAKEHOUSE_ROOT=${LAKEHOUSE_ROOT:-warehouse-real}  # not mixed with the files demo

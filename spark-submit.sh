@@ -66,8 +66,12 @@ export LAKEHOUSE_JARS_DIR="${LAKEHOUSE_JARS_DIR:-$here/.cache/jars}"
 export PATH="$here/.venv/bin:$PATH"
 
 jars=$(ls "$here"/.cache/jars/*.jar | paste -sd, -)
+# The metastore's JDBC driver must be on the driver's system class path (DataNucleus loads it
+# there), not only in --jars.
+pg_driver=$(ls "$here"/.cache/jars/org.postgresql_postgresql-*.jar | tail -1)
 exec "$here/.venv/bin/spark-submit" \
   --jars "$jars" \
+  --driver-class-path "$pg_driver" \
   --py-files "$lib_zip" \
   "${driver_memory[@]+"${driver_memory[@]}"}" \
   --conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension \

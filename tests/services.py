@@ -1,5 +1,6 @@
-"""The real Kafka broker and PostgreSQL server, started by scripts/services.sh on free
-loopback ports in a folder of their own, for the tests that need them."""
+"""The real Kafka broker, PostgreSQL server and S3 server (SeaweedFS), started by
+scripts/services.sh on free loopback ports in a folder of their own, for the tests that need
+them."""
 
 from __future__ import annotations
 
@@ -30,6 +31,33 @@ class Services:
     folder: Path
     kafka_port: int
     pg_port: int
+    s3_port: int = 0
+    names: tuple[str, ...] = ("kafka", "postgres")
+    bucket: str = "lakehouse"
+
+    @property
+    def s3_endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.s3_port}"
+
+    @property
+    def metastore_url(self) -> str:
+        return f"jdbc:postgresql://127.0.0.1:{self.pg_port}/metastore"
+
+    def s3_env(self) -> dict[str, str]:
+        """What points the lakehouse at this S3 server (credentials by file, as a user would)."""
+        return {
+            "LAKEHOUSE_S3_ENDPOINT": self.s3_endpoint,
+            "LAKEHOUSE_S3_PATH_STYLE": "true",
+            "LAKEHOUSE_S3_ACCESS_KEY_FILE": str(self.folder / "s3.access_key"),
+            "LAKEHOUSE_S3_SECRET_KEY_FILE": str(self.folder / "s3.secret_key"),
+        }
+
+    def metastore_env(self) -> dict[str, str]:
+        return {
+            "LAKEHOUSE_METASTORE_URL": self.metastore_url,
+            "LAKEHOUSE_METASTORE_USER": "lakehouse",
+            "LAKEHOUSE_METASTORE_PASSWORD_FILE": str(self.password_file),
+        }
 
     @property
     def bootstrap(self) -> str:
@@ -61,9 +89,14 @@ class Services:
             "KAFKA_PORT": str(self.kafka_port),
             "KAFKA_CONTROLLER_PORT": str(self.kafka_port + 1),
             "PG_PORT": str(self.pg_port),
+            "S3_PORT": str(self.s3_port),
+            "S3_BUCKET": self.bucket,
         }
         return subprocess.run(
-            [str(SCRIPT), command, str(self.folder)], env=env, capture_output=True, text=True
+            [str(SCRIPT), command, str(self.folder), *self.names],
+            env=env,
+            capture_output=True,
+            text=True,
         )
 
     def produce(self, topic: str, values: list[str | bytes], keys: list[str] | None = None):
@@ -82,14 +115,37 @@ def _ports() -> tuple[int, int]:
             return kafka, free_port()
 
 
+def _port_block(size: int) -> int:
+    """The first of ``size`` consecutive free loopback ports (SeaweedFS takes ten)."""
+    while True:
+        first = free_port()
+        if first + size >= 65000:
+            continue
+        sockets = []
+        try:
+            for port in range(first, first + size):
+                s = socket.socket()
+                sockets.append(s)
+                s.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+        finally:
+            for s in sockets:
+                s.close()
+
+
 @contextmanager
-def started_services() -> Iterator[Services]:
-    """A Kafka broker and a PostgreSQL server of their own, stopped and removed on exit."""
+def started_services(
+    names: tuple[str, ...] = ("kafka", "postgres"), bucket: str = "lakehouse"
+) -> Iterator[Services]:
+    """Servers of their own (Kafka, PostgreSQL, S3), stopped and removed on exit."""
     # A folder the postgres user can reach (pytest's tmp dirs are closed to other users).
     folder = Path(tempfile.mkdtemp(prefix="lakehouse-services-"))
     folder.chmod(0o755)
     kafka_port, pg_port = _ports()
-    svc = Services(folder, kafka_port, pg_port)
+    s3_port = _port_block(10) if "s3" in names else 0
+    svc = Services(folder, kafka_port, pg_port, s3_port, names, bucket)
     try:
         started = svc.script("up")
         assert started.returncode == 0, (

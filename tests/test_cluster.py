@@ -1,5 +1,6 @@
 """The same spark-submit.sh against a real standalone cluster (a master and two workers started
-by scripts/cluster.sh), from another working directory, gives what local mode gives."""
+by scripts/cluster.sh), from another working directory, with the warehouse, its checkpoints
+and the landing area on a real S3 server (SeaweedFS), gives what local mode gives on disk."""
 
 from __future__ import annotations
 
@@ -7,16 +8,20 @@ import os
 import socket
 import subprocess
 import time
+import uuid
 from pathlib import Path
 
 import pytest
 
 from lakehouse import pipeline
 from lakehouse.config import load_project
+from lakehouse.storage import delta_log, hadoop_fs, object_store
 from tests.conftest import CONF
-from tests.test_crash import SELECTION, rows
+from tests.services import started_services
+from tests.test_crash import SELECTION
 from tests.test_pipeline_e2e import day_one
 from tests.test_runner import REPO
+from tests.test_s3 import rows
 
 pytestmark = pytest.mark.slow
 
@@ -39,17 +44,33 @@ def cluster(command: str, env: dict[str, str]) -> str:
     return done.stdout.strip()
 
 
-def test_cluster_run_equals_local_run(spark, tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def s3(spark):
+    with (
+        started_services(("s3",), bucket=f"cluster-{uuid.uuid4().hex[:8]}") as svc,
+        pytest.MonkeyPatch.context() as env,
+    ):
+        for key, value in svc.s3_env().items():
+            env.setenv(key, value)
+        object_store.configure(spark, load_project(CONF).settings.storage.s3)
+        yield svc
+
+
+def test_cluster_run_on_s3_equals_local_run(spark, s3, tmp_path, monkeypatch):
     landing = tmp_path / "landing"
-    roots = {"local": tmp_path / "local", "cluster": tmp_path / "cluster"}
-    monkeypatch.setenv("LAKEHOUSE_LANDING", str(landing))
+    s3_landing = f"s3a://{s3.bucket}/landing"
+    roots = {"local": str(tmp_path / "local"), "cluster": f"s3a://{s3.bucket}/warehouse"}
+    landings = {"local": str(landing), "cluster": s3_landing}
     # Personal data is hashed with a per-warehouse key unless one is given: share one.
     monkeypatch.setenv("LAKEHOUSE_PII_KEY", "cluster-and-local")
     projects = {}
     for name, root in roots.items():
-        monkeypatch.setenv("LAKEHOUSE_ROOT", str(root))
+        monkeypatch.setenv("LAKEHOUSE_ROOT", root)
+        monkeypatch.setenv("LAKEHOUSE_LANDING", landings[name])
         projects[name] = load_project(CONF)
-    day_one(projects["local"])
+    day_one(projects["local"])  # lands locally, then the same files on S3
+    fs, target = hadoop_fs.file_system(spark, s3_landing)
+    fs.copyFromLocalFile(False, True, hadoop_fs.hadoop_path(spark, f"file:{landing}"), target)
 
     state = tmp_path / "cluster-state"
     env = {
@@ -69,7 +90,7 @@ def test_cluster_run_equals_local_run(spark, tmp_path, monkeypatch):
             ("local", []),
             ("cluster", ["--master", master, "--executor-memory", "512m"]),
         ):
-            run_env = {**env, "LAKEHOUSE_ROOT": str(roots[name]), "LAKEHOUSE_LANDING": str(landing)}
+            run_env = {**env, "LAKEHOUSE_ROOT": roots[name], "LAKEHOUSE_LANDING": landings[name]}
             run_env.pop("LAKEHOUSE_CONF", None)
             profile = ["--profile", "cluster"] if name == "cluster" else []
             started = time.monotonic()
@@ -96,6 +117,22 @@ def test_cluster_run_equals_local_run(spark, tmp_path, monkeypatch):
             table.ref
         )
     assert not list(elsewhere.iterdir()), "the run left files in the working directory"
+    local_paths = [str(tmp_path), "file:"]
+    for path, text in texts(spark, roots["cluster"]):
+        assert not any(p in text for p in local_paths), f"{path} names a local path"
+
+
+def texts(spark, root: str):
+    """(path, text) of every log, checkpoint and marker file under ``root`` (not data files)."""
+    fs, top = hadoop_fs.file_system(spark, root)
+    files = fs.listFiles(top, True)
+    found = 0
+    while files.hasNext():
+        path = files.next().getPath().toString()
+        if not path.endswith((".parquet", ".crc", ".bin")):
+            found += 1
+            yield path, delta_log.read_text(spark, path) or ""
+    assert found > 20, f"only {found} log and checkpoint files under {root}"
 
 
 def _selected(project) -> set[str]:

@@ -8,7 +8,6 @@ import pytest
 import yaml
 
 from lakehouse.config import ConfigError, load_project
-from lakehouse.config.loader import interpolate_env
 
 
 def _edit(path, change):
@@ -138,15 +137,30 @@ def test_invalid_yaml_names_file(conf_copy):
         load_project(conf_copy / "lakehouse.yaml")
 
 
-def test_environment_interpolation(monkeypatch):
+def test_environment_fills_strings_numbers_and_booleans(conf_copy, monkeypatch):
+    file = conf_copy / "lakehouse.yaml"
+
+    def refer(d):
+        d["storage"]["root"] = "${LH_TEST_ROOT}/x"
+        d["operations"]["lock_stale_seconds"] = "${LH_TEST_STALE:-120}"
+        d["quality"]["great_expectations"] = "${LH_TEST_GX:-no}"
+
+    _edit(file, refer)
     monkeypatch.setenv("LH_TEST_ROOT", "/data/lake")
-    assert interpolate_env("${LH_TEST_ROOT}/x", "f.yaml", "k") == "/data/lake/x"
+    settings = load_project(file).settings
+    assert settings.storage.root == "/data/lake/x"
+    assert settings.operations.lock_stale_seconds == 120
+    assert settings.quality.great_expectations is False
+    monkeypatch.setenv("LH_TEST_STALE", "soon")
+    with pytest.raises(ConfigError, match=r"lock_stale_seconds: expected an integer, got 'soon'"):
+        load_project(file)
+    monkeypatch.delenv("LH_TEST_STALE")
     monkeypatch.delenv("LH_TEST_ROOT")
-    assert interpolate_env("${LH_TEST_ROOT:-warehouse}", "f.yaml", "k") == "warehouse"
     with pytest.raises(
-        ConfigError, match=re.escape("f.yaml: storage.root: environment variable LH_TEST_ROOT")
+        ConfigError,
+        match=re.escape(f"{file}: storage.root: environment variable LH_TEST_ROOT is not set"),
     ):
-        interpolate_env("${LH_TEST_ROOT}", "f.yaml", "storage.root")
+        load_project(file)
 
 
 def test_unknown_profile_is_named(project):
@@ -157,7 +171,8 @@ def test_unknown_profile_is_named(project):
 @pytest.mark.parametrize(
     ("edit", "key", "message"),
     [
-        (lambda d: d.pop("strategy"), "measures", "declare measures with strategy: additive"),
+        (lambda d: d.pop("rows"), "measures", "declare measures with rows: additive"),
+        (lambda d: d.__setitem__("strategy", "additive"), "strategy", "is now two settings"),
         (lambda d: d["measures"].__setitem__("sum", ["hour"]), "measures", "a key or derived"),
         (
             lambda d: d["changes"].__setitem__("orders", {"sql": "SELECT order_date FROM o"}),
@@ -174,3 +189,63 @@ def test_an_additive_model_names_what_it_cannot_add_up(conf_copy, edit, key, mes
     assert str(file) in str(err.value)
     assert err.value.key == key
     assert message in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("file", "edit", "key", "message"),
+    [
+        (  # a nested block's key, not just the block, is named (real-systems overlay)
+            "systems/real/bronze/orders.yaml",
+            lambda d: d["source"]["kafka"].__setitem__("topics", "x"),
+            "source.kafka.topics",
+            "unknown key (expected one of: bootstrap_servers, max_offsets_per_batch,",
+        ),
+        (  # a shorthand is checked as the mapping it stands for
+            "tables/silver/customers.yaml",
+            lambda d: d["pii"].__setitem__("email", "encrypt"),
+            "pii.email.action",
+            "must be one of 'drop', 'hash', 'mask', 'generalise', got 'encrypt'",
+        ),
+        (
+            "tables/silver/customers.yaml",
+            lambda d: d["pii"].__setitem__("birth_date", {"action": "generalise"}),
+            "pii.birth_date.to",
+            "generalise needs `to:`",
+        ),
+        (
+            "tables/gold/mart_recommendations.yaml",
+            lambda d: d.__setitem__("rows", "maybe"),
+            "rows",
+            "must be one of 'touched', 'additive', 'whole', 'versions', got 'maybe'",
+        ),
+        (
+            "tables/gold/fct_orders.yaml",
+            lambda d: d["changes"].__setitem__("orders", {"sqll": "SELECT 1"}),
+            "changes.orders.sqll",
+            "unknown key (expected one of: sql)",
+        ),
+        (
+            "tables/gold/fct_orders.yaml",
+            lambda d: d.__setitem__("inputs", ["silver.orders"]),
+            "inputs",
+            "expected a mapping, got a list",
+        ),
+        (
+            "tables/silver/orders.yaml",
+            lambda d: d.__setitem__("columns", {**d["columns"], "order_ts": ["timestamp"]}),
+            "columns.order_ts",
+            "expected a mapping, got a list",
+        ),
+    ],
+)
+def test_errors_name_the_exact_key(conf_copy, file, edit, key, message):
+    if file.startswith("systems/real/"):
+        _edit(
+            conf_copy / "lakehouse.yaml", lambda d: d.__setitem__("tables_overlay", "systems/real")
+        )
+    _edit(conf_copy / file, edit)
+    with pytest.raises(ConfigError) as err:
+        load_project(conf_copy / "lakehouse.yaml")
+    assert err.value.file == str(conf_copy / file)
+    assert err.value.key == key
+    assert message in err.value.problem

@@ -27,8 +27,8 @@ ORDERS_WITH_COUPON = "order_id,customer_id,shop_id,channel,coupon_code,order_ts,
 
 def with_policy(project, ref: str, policy: str):
     table = project.table(ref)
-    source = dataclasses.replace(table.spec.source, on_schema_change=policy)
-    return dataclasses.replace(table, spec=dataclasses.replace(table.spec, source=source))
+    source = table.spec.source.model_copy(update={"on_schema_change": policy})
+    return dataclasses.replace(table, spec=table.spec.model_copy(update={"source": source}))
 
 
 def rows(spark, project, ref):

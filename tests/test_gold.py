@@ -127,7 +127,7 @@ def test_a_change_query_runs_only_when_its_input_changed(spark):
             "orders": ("order_id",),
             # Fails if it runs: it must not while the shops did not change.
             "shop": ChangeQuery(
-                "SELECT CAST(raise_error('shop query ran') AS STRING) AS order_id FROM changed"
+                sql="SELECT CAST(raise_error('shop query ran') AS STRING) AS order_id FROM changed"
             ),
         },
         sql="SELECT * FROM orders",
@@ -260,7 +260,7 @@ def test_an_additive_mart_adds_late_rows_updates_and_deletes_as_a_rebuild_would(
     from tests.landing import run_ctx
 
     mart = project.table("gold.mart_sales_trend")
-    assert mart.spec.strategy == "additive" and mart.spec.derived
+    assert mart.spec.computed_as == "additive" and mart.spec.derived
     fact_path = project.table_path(project.table("gold.fct_orders"))
     rows = [
         ("O1", date(2026, 3, 1), 10, "web", 2, "20.00", "20.00"),
@@ -396,3 +396,55 @@ def test_an_additive_mart_rebuilds_the_keys_a_lookup_change_touches(spark, proje
     last = DeltaTable.forPath(spark, project.table_path(mart)).history(1).first()
     assert last.operation == "MERGE"
     assert int(last.operationMetrics["numTargetRowsUpdated"]) == 2
+
+
+def test_running_extremes_recompute_only_the_customer_whose_first_order_went(spark, project):
+    """mart_customer_activity keeps first and last order days as running extremes: a new
+    order moves them, an update that keeps the day does not, and taking back a customer's
+    first order recomputes that customer from the orders."""
+    from lakehouse.gold.refresh import refresh
+    from tests.landing import run_ctx
+
+    mart = project.table("gold.mart_customer_activity")
+    assert mart.spec.measures.extremes == {"first_order_date": "min", "last_order_date": "max"}
+    fact_path = project.table_path(project.table("gold.fct_orders"))
+    schema = "order_id string, order_date date, customer_id string, revenue decimal(12,2)"
+
+    def frame(rows):
+        return spark.createDataFrame(
+            [(o, date.fromisoformat(d), c, Decimal(r)) for o, d, c, r in rows], schema
+        )
+
+    first = frame(
+        [
+            ("O1", "2026-03-01", "C1", "10.00"),
+            ("O2", "2026-03-03", "C1", "5.00"),
+            ("O3", "2026-03-02", "C2", "7.00"),
+        ]
+    )
+    delta_tables.ensure_table(spark, fact_path, first.schema, (), delta_tables.CHANGE_FEED)
+    first.write.format("delta").mode("append").save(fact_path)
+    refresh(spark, project, mart, run_ctx("day-1"))
+
+    fact = DeltaTable.forPath(spark, fact_path)
+    fact.update("order_id = 'O2'", {"revenue": "CAST(6.00 AS DECIMAL(12,2))"})  # same day
+    fact.delete("order_id = 'O1'")  # C1's first order is gone: C1 is recomputed
+    frame([("O4", "2026-03-05", "C2", "1.00")]).write.format("delta").mode("append").save(fact_path)
+    result = refresh(spark, project, mart, run_ctx("day-2"))
+
+    table = spark.read.format("delta").load(project.table_path(mart))
+    whole = build_model(
+        spark, mart.spec, {"orders": spark.read.format("delta").load(fact_path)}, None
+    )
+    assert_df_equality(table, whole, ignore_row_order=True, ignore_nullable=True)
+    rows = {r.customer_id: r for r in table.collect()}
+    assert (rows["C1"].first_order_date, rows["C1"].orders, str(rows["C1"].revenue)) == (
+        date(2026, 3, 3),
+        1,
+        "6.00",
+    )
+    assert (rows["C2"].first_order_date, rows["C2"].last_order_date) == (
+        date(2026, 3, 2),
+        date(2026, 3, 5),
+    )
+    assert result.strategy == "additive" and result.keys_changed == 2

@@ -74,8 +74,9 @@ def test_a_fact_merges_the_keys_its_changes_touch(tables):
 
 
 def test_a_mart_keyed_by_day_replaces_its_days_and_an_additive_one_adds_up(tables):
-    daily = tables["gold.mart_item_sales_daily"]
-    plan = plan_refresh(daily, state({"gold.fct_order_positions": (9, 7)}), NOW)
+    monthly = tables["gold.mart_customers_by_period"]
+    inputs = {ref: (9, 7) for ref in monthly.spec.inputs.values()}
+    plan = plan_refresh(monthly, state(inputs), NOW)
     assert (plan.strategy, plan.write) == (Strategy.REPLACE_PARTITIONS, Write.REPLACE)
     trend = tables["gold.mart_sales_trend"]
     plan = plan_refresh(trend, state({"gold.fct_orders": (9, 7)}), NOW)
@@ -123,3 +124,46 @@ def test_an_input_rebuilt_or_new_to_the_model_rebuilds_it_and_a_missing_one_is_a
     assert new.strategy is Strategy.REBUILD and "new to the model" in new.reason
     with pytest.raises(PlanError, match=r"silver\.orders has no table yet"):
         plan_refresh(fact, state({**inputs, "silver.orders": (None, None)}), NOW)
+
+
+# Spark actions gold may run, and where: the one look at the touched keys (build), the check
+# for a taken-back extreme (additive), and the writes.
+ACTIONS = {
+    "collect",
+    "count",
+    "first",
+    "take",
+    "head",
+    "isEmpty",
+    "show",
+    "toPandas",
+    "save",
+    "execute",
+    "toLocalIterator",
+}
+ALLOWED = {
+    "build.py": {"first"},
+    "additive.py": {"take"},
+    # the write; before a MERGE, one look at its source and where the keys' rows live
+    "writers.py": {"first", "collect", "save", "execute"},
+}
+
+
+def test_spark_actions_stay_where_the_plan_needs_them():
+    import ast
+    from pathlib import Path
+
+    gold = Path(__file__).resolve().parents[1] / "lib" / "lakehouse" / "gold"
+    found = {}
+    for module in sorted(gold.glob("*.py")):
+        for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ACTIONS
+                and not (isinstance(node.func.value, ast.Name) and node.func.value.id == "F")
+            ):
+                found.setdefault(module.name, set()).add(node.func.attr)
+    stray = {m: a - ALLOWED.get(m, set()) for m, a in found.items() if a - ALLOWED.get(m, set())}
+    assert not stray, f"Spark actions outside their places: {stray}"
+    assert found.get("writers.py", set()) >= {"save", "execute"}  # the check sees the writes

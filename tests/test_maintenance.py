@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse.config import ConfigError
-from lakehouse.config.loader import build
+from lakehouse.config.reading import parse
 from lakehouse.config.tables import MaintenanceSpec
 from lakehouse.ops import maintenance
 
@@ -65,11 +65,11 @@ def test_clustering_is_declared_and_applied(spark, tmp_path):
 
 def test_yaml_blocks(project):
     def block(data):
-        return build(MaintenanceSpec, data, "orders.yaml", "maintenance")
+        return parse(MaintenanceSpec, data, "orders.yaml", "maintenance")
 
     own = block({"zorder_by": ["order_id"], "vacuum_retain_hours": 240})
     table = project.table("silver.orders")
-    table = dataclasses.replace(table, spec=dataclasses.replace(table.spec, maintenance=own))
+    table = dataclasses.replace(table, spec=table.spec.model_copy(update={"maintenance": own}))
     assert maintenance.settings_for(project, table).zorder_by == ("order_id",)
     default = maintenance.settings_for(project, project.table("bronze.orders"))
     assert default == project.settings.operations.maintenance

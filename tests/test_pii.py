@@ -29,7 +29,7 @@ def test_hash_is_hmac_sha256_stable_and_keyed(spark):
 
 def test_key_stays_out_of_plans_and_reprs(spark, capsys):
     df = spark.createDataFrame([("ann@example.com",)], "email string")
-    out = pii.protect(df, {"email": PiiPolicy("hash")}, KEY, lambda c: c)
+    out = pii.protect(df, {"email": PiiPolicy(action="hash")}, KEY, lambda c: c)
     out.explain(extended=True)
     printed = capsys.readouterr().out
     assert "test-key-not-a-secret" not in printed and repr(KEY) == "HashKey(***)"
@@ -57,10 +57,10 @@ def test_mask_generalise_drop(spark, project):
         "phone string, birth string, postcode string, name string",
     )
     policies = {
-        "phone": PiiPolicy("mask", keep_last=2),
-        "birth": PiiPolicy("generalise", to="year"),
-        "postcode": PiiPolicy("generalise", to="postcode_area"),
-        "name": PiiPolicy("drop"),
+        "phone": PiiPolicy(action="mask", keep_last=2),
+        "birth": PiiPolicy(action="generalise", to="year"),
+        "postcode": PiiPolicy(action="generalise", to="postcode_area"),
+        "name": PiiPolicy(action="drop"),
     }
     out = pii.protect(df, policies, None, Harmonisers(project.harmonisation).timestamp)
     assert [tuple(r) for r in out.collect()] == [

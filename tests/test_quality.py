@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,9 +13,10 @@ from chispa import assert_df_equality
 
 from lakehouse import bronze, silver
 from lakehouse.config import ConfigError, load_project
-from lakehouse.config.expectations import Suite, load_suite
+from lakehouse.config.expectations import KWARGS_BY_TYPE, Suite, load_suite
 from lakehouse.errors import DataQualityError
 from lakehouse.silver.quality import check, gx_validation
+from lakehouse.silver.quality.rules import ROW_CHECKS
 from lakehouse.storage import delta_tables
 from tests.conftest import REPO
 from tests.landing import csv, drop, run_ctx
@@ -167,7 +169,24 @@ def test_suite_errors_name_file_and_entry(tmp_path):
     )
     with pytest.raises(ConfigError) as err:
         load_suite(path)
-    assert err.value.file == str(path) and err.value.key == "expectations[0].kwargs"
+    assert err.value.file == str(path) and err.value.key == "expectations[0].kwargs.min"
+    assert "unknown key (expected one of: column, max_value, min_value, strict_max" in str(
+        err.value
+    )
+    path.write_text(
+        "name: bad\nexpectations:\n  - type: expect_column_values_to_be_in_set\n"
+        "    kwargs: {column: q}\n"
+    )
+    with pytest.raises(ConfigError, match=r"expectations\[0\].kwargs.value_set: required key"):
+        load_suite(path)
+    path.write_text(
+        "name: bad\nexpectations:\n  - type: expect_column_values_to_not_be_null\n"
+        "    kwargs: {column: q}\n    meta: {action: stop}\n"
+    )
+    with pytest.raises(
+        ConfigError, match=r"expectations\[0\].meta.action: must be one of 'warn', 'quarantine'"
+    ):
+        load_suite(path)
     path.write_text(
         "name: bad\nexpectations:\n  - type: expect_table_row_count_to_equal\n    kwargs: {}\n"
     )
@@ -179,6 +198,20 @@ def test_suite_errors_name_file_and_entry(tmp_path):
     )
     with pytest.raises(ConfigError, match=r"kwargs.mostly: is not supported.*fail_above: 0.05"):
         load_suite(path)
+
+
+def test_each_kwargs_model_takes_what_its_row_check_takes():
+    # config cannot import silver (tests/test_layers.py), so this holds the two together
+    assert set(KWARGS_BY_TYPE) == set(ROW_CHECKS)
+    for name, row_check in ROW_CHECKS.items():
+        params = inspect.signature(row_check).parameters
+        fields = KWARGS_BY_TYPE[name].model_fields
+        assert list(fields) == list(params), name
+        for key, param in params.items():
+            required = param.default is inspect.Parameter.empty
+            assert fields[key].is_required() == required, (name, key)
+            if not required:
+                assert fields[key].default == param.default, (name, key)
 
 
 # --- through silver, on real Delta tables -------------------------------------------------

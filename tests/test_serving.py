@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+import uuid
 from pathlib import Path
 
 import pytest
@@ -20,8 +21,10 @@ from lakehouse.serving import __main__ as serve_main
 from lakehouse.serving.app import create_app
 from lakehouse.serving.queries import DERIVED, SERVED_TABLES
 from lakehouse.serving.snapshot import GoldReader
+from lakehouse.storage import hadoop_fs, object_store
 from tests.conftest import CONF, REPO
 from tests.landing import run_ctx
+from tests.services import started_services
 from tests.serving_support import ApiServer, invalid_params
 
 pytestmark = pytest.mark.slow
@@ -48,6 +51,31 @@ def api(project):
     server = ApiServer(create_app(GoldReader(project, SERVED_TABLES, derived=DERIVED)))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="module")
+def s3_api(spark, project):
+    """The same gold tables in a warehouse on a real S3 server (SeaweedFS, started for this
+    module), served from there: the dashboard test runs against it."""
+    with (
+        started_services(("s3",), bucket=f"serving-{uuid.uuid4().hex[:8]}") as svc,
+        pytest.MonkeyPatch.context() as env,
+    ):
+        for key, value in svc.s3_env().items():
+            env.setenv(key, value)
+        env.setenv("LAKEHOUSE_ROOT", f"s3a://{svc.bucket}/warehouse")
+        remote = load_project(CONF)
+        object_store.configure(spark, remote.settings.storage.s3)
+        for name in SERVED_TABLES:
+            source, target = (p.table_path(p.table(f"gold.{name}")) for p in (project, remote))
+            source_fs, source_path = hadoop_fs.file_system(spark, source)
+            target_fs, target_path = hadoop_fs.file_system(spark, target)
+            conf = hadoop_fs.hadoop_conf(spark)
+            copy = hadoop_fs.jvm(spark).org.apache.hadoop.fs.FileUtil.copy
+            assert copy(source_fs, source_path, target_fs, target_path, False, conf)
+        server = ApiServer(create_app(GoldReader(remote, SERVED_TABLES, derived=DERIVED)))
+        yield server
+        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -399,9 +427,10 @@ def _check_dashboard(browser, api, shop="", first="", last=""):
         assert all(close(got[k], v) for k, v in marks.items()), chart
 
 
-def test_dashboard_in_headless_chromium(api, gold, tmp_path):
+def test_dashboard_in_headless_chromium(s3_api, gold, tmp_path):
     from tests.cdp import Browser
 
+    api = s3_api  # gold read from s3a:// by delta-rs: the dashboard over a warehouse on S3
     browser = Browser(tmp_path / "profile")
     try:
         browser.call("Page.navigate", url=f"{api.url}/")

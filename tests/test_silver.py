@@ -19,9 +19,9 @@ SPEC = SilverSpec(
     keys=("order_id",),
     sequence_by=("updated_at",),
     columns={
-        "order_id": ColumnSpec("string"),
-        "status": ColumnSpec("string", expr="lower(trim(status))"),
-        "updated_at": ColumnSpec("timestamp", expr="try_to_timestamp(updated_at)"),
+        "order_id": ColumnSpec(type="string"),
+        "status": ColumnSpec(type="string", expr="lower(trim(status))"),
+        "updated_at": ColumnSpec(type="timestamp", expr="try_to_timestamp(updated_at)"),
     },
 )
 BRONZE_SCHEMA = (
@@ -121,7 +121,7 @@ def test_without_sequence_column_the_last_arrival_wins(spark, tmp_path):
     spec = SilverSpec(
         source="bronze.stock",
         keys=("order_id",),
-        columns={"order_id": ColumnSpec("string"), "status": ColumnSpec("string")},
+        columns={"order_id": ColumnSpec(type="string"), "status": ColumnSpec(type="string")},
     )
     path = str(tmp_path / "stock")
     delta_tables.ensure_table(spark, path, silver_schema(spec))

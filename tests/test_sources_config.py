@@ -25,7 +25,8 @@ source:
         ),
         (
             "  kafka: {bootstrap_servers: 'h:9092', topic: t, secrets: {sasl.jaas.config: 'not a var'}}",
-            r"source.kafka: 'not a var' is not an environment variable name",
+            r"source\.kafka\.secrets\.sasl\.jaas\.config: 'not a var' is not an environment "
+            "variable name",
         ),
     ],
 )
@@ -42,7 +43,9 @@ def test_a_jdbc_url_with_credentials_is_refused(conf_copy):
         "source:\n  format: jdbc\n  jdbc: {url: 'jdbc:postgresql://me:pw@h:5432/db', table: t}\n"
         "  schema: {id: long}\n"
     )
-    with pytest.raises(ConfigError, match=r"db.yaml: source.jdbc: credentials go under secrets"):
+    with pytest.raises(
+        ConfigError, match=r"db.yaml: source\.jdbc\.url: credentials go under secrets"
+    ):
         load_project(conf_copy / "lakehouse.yaml")
 
 

@@ -187,7 +187,8 @@ def test_credentials_come_from_the_environment_only(conf_copy, tmp_path, monkeyp
     )
     (conf_copy / "tables" / "bronze" / "db_inline.yaml").write_text(body)
     with pytest.raises(
-        ConfigError, match=r"db_inline.yaml: source.jdbc: a secret does not belong in YAML"
+        ConfigError,
+        match=r"db_inline.yaml: source\.jdbc\.options\.password: a secret does not belong in YAML",
     ):
         load_project(conf_copy / "lakehouse.yaml")
 

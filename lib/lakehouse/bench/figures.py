@@ -75,6 +75,8 @@ class Step:
     merges: dict[str, dict[str, int]] = field(default_factory=dict)
     # Models the step left alone because their refresh_every had not passed (weekly models).
     not_due: list[str] = field(default_factory=list)
+    # table -> {"strategy": how gold refreshed it, "jobs": the Spark jobs its refresh ran}
+    refreshes: dict[str, dict] = field(default_factory=dict)
 
     @property
     def rows_per_second(self) -> float:

@@ -21,11 +21,12 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from lakehouse import bronze, pipeline
+from lakehouse import pipeline
 from lakehouse import simulator as simulator_package
 from lakehouse.bench.figures import Scale, ScaleResult, Step, simulator_overrides
 from lakehouse.bench.probe import MB, MemorySampler, MergeScan, MergeScans
 from lakehouse.bench.report import SCHEDULED_STEP
+from lakehouse.bronze import files as bronze_files
 from lakehouse.config import Project
 from lakehouse.config.tables import LAYERS
 from lakehouse.context import RunContext
@@ -45,11 +46,13 @@ Say = Callable[[str], None]
 # Warehouses
 
 
-def at_root(project: Project, root: Path, landing: Path) -> Project:
+def at_root(project: Project, root: Path | str, landing: Path | str) -> Project:
     """The same tables and rules with the warehouse at ``root`` and files from ``landing``."""
-    storage = dataclasses.replace(project.settings.storage, root=str(root), landing=str(landing))
+    storage = project.settings.storage.model_copy(
+        update={"root": str(root), "landing": str(landing)}
+    )
     return dataclasses.replace(
-        project, settings=dataclasses.replace(project.settings, storage=storage)
+        project, settings=project.settings.model_copy(update={"storage": storage})
     )
 
 
@@ -58,9 +61,9 @@ def without_expectations(project: Project) -> Project:
 
 
 def without_gx(project: Project) -> Project:
-    quality = dataclasses.replace(project.settings.quality, great_expectations=False)
+    quality = project.settings.quality.model_copy(update={"great_expectations": False})
     return dataclasses.replace(
-        project, settings=dataclasses.replace(project.settings, quality=quality)
+        project, settings=project.settings.model_copy(update={"quality": quality})
     )
 
 
@@ -90,6 +93,7 @@ class Bench:
         parallelism: int = pipeline.DEFAULT_PARALLELISM,
         profile: str = "local",
         skip: Iterable[str] = (),
+        s3_root: str | None = None,
     ):
         if "://" in str(workdir):
             raise ValueError(f"the bench runs on a local folder, not {workdir}")
@@ -108,6 +112,8 @@ class Bench:
                 f"only {', '.join(OPTIONAL_STEPS)} can be skipped, not {', '.join(sorted(unknown))}"
             )
         self.skip = frozenset(skip)
+        # Where the S3 step's warehouse and landing go (s3a://bucket/prefix); None: no S3 step.
+        self.s3_root = s3_root.rstrip("/") if s3_root else None
         self._scans: MergeScans | None = None
         self._paused = 0.0  # seconds of the current step spent reading metrics
 
@@ -176,6 +182,8 @@ class Bench:
             history = [day_names[d] for d in scale.history]
             landed = _landed_rows(manifests, history)
             measure("floor", "-", landed, lambda s: self.floor(s, large, history, home / "floor"))
+            if self.s3_root:  # early, so a run that stops later still has them
+                self.disk_and_s3(scale, measure, landing, day_names[scale.history[0]], manifests)
             measure("full_load", "-", landed, lambda s: self.layers(s, large, history))
             increments(large, "large")
             # The models a schedule refreshes (refresh_every: trained marts) are not due on the
@@ -225,6 +233,37 @@ class Bench:
             )
             increments(small, "small")
         return result
+
+    def disk_and_s3(
+        self, scale: Scale, measure: Callable, landing: Path, day: str, manifests: dict
+    ) -> None:
+        """The same simulated day, from empty, into a warehouse on this disk and into one on
+        S3 (its files copied to an S3 landing first, off the clock): what the store costs."""
+        home = self.home(scale)
+        prefix = f"{self.s3_root}/positions-{scale.positions}"
+        fs, top = hadoop_fs.file_system(self.spark, prefix)
+        fs.delete(top, True)  # a warehouse of an earlier run
+        for file in landed_files(landing, [day]):
+            relative = Path(file).relative_to(landing)
+            target = hadoop_fs.hadoop_path(self.spark, f"{prefix}/landing/{relative}")
+            fs.copyFromLocalFile(False, True, hadoop_fs.hadoop_path(self.spark, file), target)
+        rows = _landed_rows(manifests, [day])
+        disk = at_root(self.project, home / "day-disk", landing)
+        s3 = at_root(self.project, f"{prefix}/warehouse", f"{prefix}/landing")
+        measure(f"day_disk {day}", "-", rows, lambda s: self.layers(s, disk, [day]))
+        # The local profile makes no hashing key for a warehouse off this disk: the S3 day
+        # hashes with the disk day's key (or the one given), as one warehouse would.
+        key = (
+            {}
+            if os.environ.get("LAKEHOUSE_PII_KEY") or os.environ.get("LAKEHOUSE_PII_KEY_FILE")
+            else {"LAKEHOUSE_PII_KEY_FILE": str(disk.pii_key_file)}
+        )
+        os.environ.update(key)
+        try:
+            measure(f"day_s3 {day}", "-", rows, lambda s: self.layers(s, s3, [day]))
+        finally:
+            for name in key:
+                os.environ.pop(name)
 
     # --- the data -----------------------------------------------------------------------------
 
@@ -291,16 +330,16 @@ class Bench:
         for table in project.in_dependency_order():
             if table.layer != "bronze":
                 continue
-            files = landed_files(Path(project.landing_path(table)), days)
-            if not files:
+            landed = landed_files(Path(project.landing_path(table)), days)
+            if not landed:
                 continue
             t0 = time.monotonic()
             source = table.spec.source
             (
                 self.spark.read.format(source.format)
-                .schema(bronze.source_schema(source))
-                .options(**bronze.reader_options(source))
-                .load(files)
+                .schema(bronze_files.source_schema(source))
+                .options(**bronze_files.reader_options(source))
+                .load(landed)
                 .write.format("delta")
                 .save(str(target / table.name))
             )
@@ -337,6 +376,9 @@ class Bench:
             )
             step.layers[layer] = round(time.monotonic() - t0, 2)
             step.tables.update({r.ref: round(r.seconds, 2) for r in reports})
+            step.refreshes.update(
+                {r.ref: {"strategy": r.strategy, "jobs": r.spark_jobs} for r in reports}
+            )
             step.not_due += [r.ref for r in reports if r.status is Status.NOT_DUE]
             self._collect_merges(step)
 

@@ -48,6 +48,20 @@ def _median_seconds(steps: list[Step]) -> float:
     return statistics.median(s.seconds for s in steps)
 
 
+# Strategies of a model refreshed by what changed, as opposed to built or rebuilt whole.
+INCREMENTAL = ("merge_keys", "replace_partitions", "additive", "scd2_versions")
+
+
+def jobs_by_strategy(steps: list[Step]) -> dict[str, list[int]]:
+    """Spark jobs of each gold refresh in ``steps``, by strategy."""
+    out: dict[str, list[int]] = {}
+    for step in steps:
+        for ref, refresh in step.refreshes.items():
+            if ref.startswith("gold.") and refresh.get("jobs") is not None and refresh["strategy"]:
+                out.setdefault(refresh["strategy"], []).append(refresh["jobs"])
+    return out
+
+
 def targets(result: ScaleResult) -> list[Target]:
     """The ratios of a scale, each once the steps it needs have run (a run that stopped early,
     or one told to skip a step, still reports the ratios it can)."""
@@ -132,6 +146,16 @@ def targets(result: ScaleResult) -> list[Target]:
                 f"{models.seconds:.0f}s ({each}) vs median {day_large:.0f}s",
             )
         )
+    incremental = [
+        n for s, jobs in jobs_by_strategy(large).items() if s in INCREMENTAL for n in jobs
+    ]
+    if incremental:
+        median, most = statistics.median(incremental), max(incremental)
+        detail = f"{len(incremental)} refreshes of the large history's days"
+        out.append(
+            Target("Spark jobs per incremental model refresh, median", median, "<= 8", detail)
+        )
+        out.append(Target("Spark jobs per incremental model refresh, max", most, "<= 20", detail))
     if large and small:
         heaviest_large = max(s.live_heap_mb for s in large)
         heaviest_small = max(s.live_heap_mb for s in small)
@@ -238,6 +262,19 @@ def markdown(results: list[ScaleResult]) -> str:
                     f"{step.name} ({step.history}) left alone, not due by their refresh_every: "
                     + ", ".join(step.not_due),
                 ]
+        by_strategy = jobs_by_strategy(
+            [s for s in r.steps_named("increment") if s.history == "large"]
+        )
+        if by_strategy:
+            lines += [
+                "",
+                "| gold strategy (days on the large history) | refreshes | Spark jobs median | max |",
+                "|---|--:|--:|--:|",
+            ]
+            for strategy, jobs in sorted(by_strategy.items()):
+                lines.append(
+                    f"| {strategy} | {len(jobs)} | {statistics.median(jobs):g} | {max(jobs)} |"
+                )
         lines += ["", "| target | measured | goal | verdict | detail |", "|---|--:|--:|---|---|"]
         for t in targets(r):
             lines.append(

@@ -9,8 +9,9 @@ import json
 import shutil
 import time
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pyspark.sql import SparkSession
 
@@ -47,9 +48,9 @@ class Figure:
         )
 
 
-def _table(project: Project, name: str, source: SourceSpec) -> Table:
+def _table(project: Project, name: str, **source: Any) -> Table:
     schema = {k: ColumnSpec(type=v) for k, v in SCHEMA.items()}
-    spec = BronzeSpec(source=replace(source, schema=schema))
+    spec = BronzeSpec(source=SourceSpec(schema=schema, **source))
     return Table("bronze", name, project.file, spec)
 
 
@@ -98,8 +99,8 @@ def bench_kafka(
 ):
     topic = f"bench_{uuid.uuid4().hex[:8]}"
     publish(bootstrap, topic, rows)
-    source = SourceSpec(format="kafka", schema={}, kafka=KafkaSource(bootstrap, topic=topic))
-    table = _table(project, "bench_kafka", source)
+    kafka = KafkaSource(bootstrap_servers=bootstrap, topic=topic)
+    table = _table(project, "bench_kafka", format="kafka", kafka=kafka)
 
     t0 = time.monotonic()
     (
@@ -134,7 +135,7 @@ def bench_jdbc(
         lookback="10 minutes",
         secrets={"user": "LAKEHOUSE_PG_USER", "password": "LAKEHOUSE_PG_PASSWORD"},
     )
-    table = _table(project, "bench_jdbc", SourceSpec(format="jdbc", schema={}, jdbc=jdbc))
+    table = _table(project, "bench_jdbc", format="jdbc", jdbc=jdbc)
     options = jdbc_source.connection_options(table)
 
     t0 = time.monotonic()

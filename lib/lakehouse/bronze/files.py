@@ -25,7 +25,7 @@ from lakehouse.config import Project, Table
 from lakehouse.config.tables import SourceSpec
 from lakehouse.context import RunContext
 from lakehouse.results import RefreshResult, Status
-from lakehouse.storage import delta_tables, exactly_once, fingerprint, hadoop_fs
+from lakehouse.storage import delta_log, delta_tables, exactly_once, fingerprint, hadoop_fs
 
 log = logging.getLogger(__name__)
 
@@ -271,8 +271,7 @@ def ingest(spark: SparkSession, project: Project, table: Table, ctx: RunContext)
         if new_columns:  # evolved columns, or _rescued_data on a table from before contracts
             writer = writer.option("mergeSchema", "true")
         writer.save(target)
-        metrics = DeltaTable.forPath(session, target).history(1).first()["operationMetrics"]
-        taken["rows"] += int((metrics or {}).get("numOutputRows", 0))
+        taken["rows"] += delta_log.last_commit_rows(session, target)
 
     writer = listing.writeStream.option(
         "checkpointLocation", project.checkpoint_path(table)

@@ -16,7 +16,6 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from delta.tables import DeltaTable
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 from pyspark.sql.types import BooleanType, StructField, StructType
@@ -29,7 +28,7 @@ from lakehouse.config.tables import parse_interval
 from lakehouse.context import RunContext
 from lakehouse.errors import SourceUnavailable
 from lakehouse.results import RefreshResult, Status
-from lakehouse.storage import delta_tables
+from lakehouse.storage import delta_log, delta_tables
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +73,9 @@ class ReadState:
 
 def last_state(spark: SparkSession, path: str) -> ReadState | None:
     """The state the last landing commit carried (maintenance commits carry none)."""
-    history = DeltaTable.forPath(spark, path).history()
-    for row in history.where("userMetadata IS NOT NULL").orderBy(F.desc("version")).collect():
+    for commit in delta_log.latest_commits(spark, path):
         try:
-            state = json.loads(row.userMetadata).get("jdbc")
+            state = json.loads(commit.user_metadata or "").get("jdbc")
         except (ValueError, AttributeError):
             continue
         if state is not None:
@@ -334,8 +332,7 @@ def _ingest(spark, table, target, run_id, state, mark) -> RefreshResult:
         .option("userMetadata", new_state.to_json())
         .save(target)
     )
-    metrics = DeltaTable.forPath(spark, target).history(1).first()["operationMetrics"] or {}
-    return RefreshResult(table.ref, rows_read=int(metrics.get("numOutputRows", 0)))
+    return RefreshResult(table.ref, rows_read=delta_log.last_commit_rows(spark, target))
 
 
 def _plan(spark, table: Table, mark: Watermark | None, state) -> tuple[ReadState, str]:

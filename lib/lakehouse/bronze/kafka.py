@@ -32,7 +32,7 @@ from lakehouse.config.connectors import KafkaSource
 from lakehouse.context import RunContext
 from lakehouse.errors import SourceUnavailable
 from lakehouse.results import RefreshResult, Status
-from lakehouse.storage import delta_tables, exactly_once
+from lakehouse.storage import delta_log, delta_tables, exactly_once
 
 log = logging.getLogger(__name__)
 
@@ -121,19 +121,12 @@ def stream_writer(spark: SparkSession, project: Project, table: Table, run_id: s
     def append(batch: DataFrame, batch_id: int) -> None:
         rows = with_run(parse(batch, table), run_id).select(*bronze_schema(table).fieldNames())
         rows.write.format("delta").mode("append").save(target)
-        seen["rows"] = seen.get("rows", 0) + _last_commit_rows(batch.sparkSession, target)
+        seen["rows"] = seen.get("rows", 0) + delta_log.last_commit_rows(batch.sparkSession, target)
 
     writer = messages.writeStream.option(
         "checkpointLocation", project.checkpoint_path(table)
     ).queryName(f"bronze_{table.name}")
     return writer, append
-
-
-def _last_commit_rows(spark: SparkSession, path: str) -> int:
-    from delta.tables import DeltaTable
-
-    metrics = DeltaTable.forPath(spark, path).history(1).first()["operationMetrics"] or {}
-    return int(metrics.get("numOutputRows", 0))
 
 
 def ingest(spark: SparkSession, project: Project, table: Table, ctx: RunContext) -> RefreshResult:

@@ -3,40 +3,43 @@ countries and cities that mean the same place."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from lakehouse.config.loader import ConfigError, build, read_yaml
+from pydantic import Field, model_validator
+
+from lakehouse.config.reading import load
+from lakehouse.config.yaml_model import ConfigModel, Names, Text, problem
 
 
-@dataclass(frozen=True)
-class DatetimeRules:
-    formats: tuple[str, ...] = ()
-    default_timezone: str = "UTC"
+class DatetimeRules(ConfigModel):
+    formats: Names = Field((), description="Spark datetime patterns, tried in order after ISO")
+    default_timezone: Text = Field("UTC", description="the zone of a value without one")
 
 
-@dataclass(frozen=True)
-class HarmonisationSpec:
-    datetime: DatetimeRules = field(default_factory=DatetimeRules)
-    countries: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    cities: dict[str, tuple[str, ...]] = field(default_factory=dict)
+class HarmonisationSpec(ConfigModel):
+    """conf/harmonisation.yaml"""
 
-    def validate(self, file: str | Path, key: str) -> None:
+    datetime: DatetimeRules = DatetimeRules()
+    countries: dict[str, Names] = Field({}, description="ISO alpha-2 code: its other spellings")
+    cities: dict[str, Names] = Field({}, description="canonical name: its other spellings")
+
+    @model_validator(mode="after")
+    def _one_place_per_spelling(self) -> HarmonisationSpec:
         for block in ("countries", "cities"):
             seen: dict[str, str] = {}
             for canonical, variants in getattr(self, block).items():
                 for variant in (canonical, *variants):
                     norm = normalise(variant)
                     if seen.setdefault(norm, canonical) != canonical:
-                        raise ConfigError(
-                            file,
+                        raise problem(
                             f"{block}.{canonical}",
                             f"{variant!r} is also a spelling of {seen[norm]!r}",
                         )
+        return self
 
 
 def load_harmonisation(path: Path) -> HarmonisationSpec:
-    return build(HarmonisationSpec, read_yaml(path), path)
+    return load(HarmonisationSpec, path)
 
 
 def normalise(value: str) -> str:

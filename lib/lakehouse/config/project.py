@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lakehouse.config.expectations import Suite, load_suite
 from lakehouse.config.harmonisation import HarmonisationSpec, load_harmonisation
-from lakehouse.config.loader import ConfigError, build, read_yaml
+from lakehouse.config.reading import ConfigError, load
 from lakehouse.config.settings import LakehouseSpec, ProfileSpec
 from lakehouse.config.tables import LAYERS, SPEC_BY_LAYER, Table, is_table_ref
 
@@ -111,7 +111,7 @@ class Project:
 def load_project(conf_file: str | Path) -> Project:
     """Read and validate the whole configuration; every error names its file and key."""
     conf_file = Path(conf_file).resolve()
-    settings = build(LakehouseSpec, read_yaml(conf_file), conf_file)
+    settings = load(LakehouseSpec, conf_file)
     tables_dir = conf_file.parent / settings.tables
     if not tables_dir.is_dir():
         raise ConfigError(conf_file, "tables", f"folder {tables_dir} does not exist")
@@ -119,8 +119,7 @@ def load_project(conf_file: str | Path) -> Project:
     tables: dict[str, Table] = {}
     for layer in LAYERS:
         for file in sorted((tables_dir / layer).glob("*.yaml")):
-            spec = build(SPEC_BY_LAYER[layer], read_yaml(file), file)
-            table = Table(layer=layer, name=file.stem, file=file, spec=spec)
+            table = Table(layer, file.stem, file, load(SPEC_BY_LAYER[layer], file))
             tables[table.ref] = table
     if settings.tables_overlay:
         overlay = conf_file.parent / settings.tables_overlay
@@ -128,8 +127,9 @@ def load_project(conf_file: str | Path) -> Project:
             raise ConfigError(conf_file, "tables_overlay", f"folder {overlay} does not exist")
         for layer in LAYERS:
             for file in sorted((overlay / layer).glob("*.yaml")):
-                spec = build(SPEC_BY_LAYER[layer], read_yaml(file), file)
-                tables[f"{layer}.{file.stem}"] = Table(layer, file.stem, file, spec)
+                tables[f"{layer}.{file.stem}"] = Table(
+                    layer, file.stem, file, load(SPEC_BY_LAYER[layer], file)
+                )
     stray = [
         p
         for p in tables_dir.rglob("*.yaml")

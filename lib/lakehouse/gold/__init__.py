@@ -27,11 +27,13 @@ Example::
 from lakehouse.gold.build import build_model, key_literals, name_views, restrict
 from lakehouse.gold.change_sets import release as release_change_sets
 from lakehouse.gold.dimensions import scd2_history
+from lakehouse.gold.plan import PlanError
 from lakehouse.gold.refresh import plan, refresh
 from lakehouse.gold.writers import merge_keys
 from lakehouse.storage.catalog import register, register_all
 
 __all__ = [
+    "PlanError",
     "build_model",
     "key_literals",
     "merge_keys",

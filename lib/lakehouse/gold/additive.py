@@ -11,7 +11,6 @@ Keys that a lookup's change touches (a shop renamed) are rebuilt from the inputs
 
 from __future__ import annotations
 
-import dataclasses
 from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
@@ -24,6 +23,8 @@ from lakehouse.gold.changes import touched_keys
 
 _SIGN = "_sign"
 _CHANGED = "_changed"
+_GONE = "_gone_"
+STALE = "_stale"
 
 
 def contribution(
@@ -33,7 +34,8 @@ def contribution(
     measures (negative for rows taken back), with the row's other columns."""
     alias = spec.additive_input
     is_new = F.col("_change_type").isin(*NEW_VERSION)
-    measures = spec.measures.columns
+    measures, extremes = spec.measures.columns, spec.measures.extremes
+    new = F.col(_SIGN) == 1
 
     def signed(rows: DataFrame, sign: int) -> DataFrame:
         out = build_model(spark, spec, {**inputs, alias: rows.drop(*CHANGE_COLUMNS)}, None)
@@ -47,13 +49,21 @@ def contribution(
         )
 
     both = signed(changes.where(is_new), 1).unionByName(signed(changes.where(~is_new), -1))
-    others = [c for c in both.columns if c not in (*spec.row_key, *measures, _SIGN)]
-    return both.groupBy(*spec.row_key).agg(
+    others = [c for c in both.columns if c not in (*spec.row_key, *measures, *extremes, _SIGN)]
+    pick = {"min": F.min, "max": F.max}
+    summed = both.groupBy(*spec.row_key).agg(
         *(F.sum(m).alias(m) for m in measures),
+        # An extreme: the new images' own, and the old images' (the value taken back).
+        *(pick[op](F.when(new, F.col(c))).alias(c) for c, op in extremes.items()),
+        *(pick[op](F.when(~new, F.col(c))).alias(f"{_GONE}{c}") for c, op in extremes.items()),
         # Lookup columns (a shop's city) are the same in both images: lookups did not change
         # for these keys, or the key is rebuilt instead. The new image's value is taken.
         *(F.max_by(c, F.col(_SIGN)).alias(c) for c in others),
     )
+    # A change that moves nothing (a fact re-pointed to a customer's new version, counted in
+    # a mart without customers) adds nothing: its row is not rewritten.
+    moves = [F.col(m) != 0 for m in measures] + [F.col(c).isNotNull() for c in extremes]
+    return summed.where(reduce(lambda a, b: a | b, moves))
 
 
 def _on(columns: tuple[str, ...]):
@@ -69,9 +79,14 @@ def _filter(left: DataFrame, right: DataFrame, columns: tuple[str, ...], how: st
 
 def added_up(current: DataFrame, change: DataFrame, spec: GoldSpec) -> DataFrame:
     """``current`` (the table's rows of the changed keys) with ``change`` added: measures
-    summed, other columns from the change where it has the row, derived columns computed
-    again, rows whose count fell to 0 left out."""
-    measures = spec.measures.columns
+    summed, extremes kept as the smaller (larger) of the two, other columns from the change
+    where it has the row, derived columns computed again, rows whose count fell to 0 left out.
+
+    With extremes, a column ``_stale`` marks the rows whose extreme was taken back (an old
+    image held it) and not given again: their true value is elsewhere in the input, so the
+    caller recomputes them.
+    """
+    measures, extremes = spec.measures.columns, spec.measures.extremes
     types = {f.name: f.dataType for f in current.schema.fields}
     change = change.withColumn(_CHANGED, F.lit(True))
     joined = current.alias("l").join(change.alias("r"), on=_on(spec.row_key), how="full_outer")
@@ -81,13 +96,24 @@ def added_up(current: DataFrame, change: DataFrame, spec: GoldSpec) -> DataFrame
         t, n = F.col(f"l.`{c}`"), F.col(f"r.`{c}`")
         if c in measures:
             value = F.coalesce(t, F.lit(0)) + F.coalesce(n, F.lit(0))
+        elif c in extremes:
+            value = (F.least if extremes[c] == "min" else F.greatest)(t, n)
         else:
             value = F.when(changed, n).otherwise(t)
         return value.cast(types[c]).alias(c)
 
+    def stale(c: str, op: str):
+        held, given, gone = F.col(f"l.`{c}`"), F.col(f"r.`{c}`"), F.col(f"r.`{_GONE}{c}`")
+        lost = gone <= held if op == "min" else gone >= held
+        regained = given <= held if op == "min" else given >= held
+        return gone.isNotNull() & held.isNotNull() & lost & ~F.coalesce(regained, F.lit(False))
+
     base = [c for c in current.columns if c not in spec.derived]
-    rows = joined.select(*(column(c) for c in base)).where(F.col(spec.measures.count) > 0)
-    return with_derived(rows, spec.derived).select(*current.columns)
+    marks = [stale(c, op) for c, op in extremes.items()]
+    flag = [reduce(lambda a, b: a | b, marks).alias(STALE)] if marks else []
+    rows = joined.select(*(column(c) for c in base), *flag)
+    rows = rows.where(F.col(spec.measures.count) > 0)
+    return with_derived(rows, spec.derived).select(*current.columns, *([STALE] if marks else []))
 
 
 def additive_rows(
@@ -102,8 +128,8 @@ def additive_rows(
     ``table``: (rows, keys, their literals, DataFrames to unpersist once written). Keys a
     lookup's change touches are rebuilt from the inputs instead."""
     alias = spec.additive_input
-    lookups = dataclasses.replace(
-        spec, changes={a: c for a, c in spec.changes.items() if a != alias}
+    lookups = spec.model_copy(
+        update={"changes": {a: c for a, c in spec.changes.items() if a != alias}}
     )
     key = list(spec.key)
     change = contribution(spark, spec, inputs, changes[alias]) if alias in changes else None
@@ -123,8 +149,18 @@ def additive_rows(
         cached.append(change)
         added = change.select(*key).distinct()
         current = _filter(table, added, spec.key, "left_semi")
-        parts.append(added_up(current, change, spec))
+        summed = added_up(current, change, spec)
+        if spec.measures.extremes:
+            summed = summed.persist()
+            cached.append(summed)
+            stale = summed.where(STALE).select(*key).distinct()
+            if stale.take(1):  # an extreme taken back: those keys from their input rows
+                parts.append(build_model(spark, spec, inputs, stale, None))
+            summed = summed.where(~F.col(STALE)).drop(STALE)
+        parts.append(summed)
         keys.append(added)
+    if not keys:  # a lookup changed, and no row uses what changed
+        return table.limit(0), table.select(*key).limit(0), KeyLiterals(0), cached
     all_keys = reduce(DataFrame.union, keys).distinct().persist()
     cached.append(all_keys)
     rows = reduce(lambda a, b: a.unionByName(b), parts).select(*table.columns)

@@ -131,15 +131,14 @@ def watched(spec: GoldSpec) -> dict[str, str]:
     return {alias: spec.inputs[alias] for alias in aliases}
 
 
-def write_of(spec: GoldSpec) -> Write:
-    """How touched keys are written: ``strategy: replace``, or inferred for a one-column key
-    holding many rows (a day of a mart), else MERGE (see ``GoldSpec.strategy``)."""
-    if spec.strategy in ("merge", "replace"):
-        return Write.REPLACE if spec.strategy == "replace" else Write.MERGE
-    one_key_many_rows = len(spec.key) == 1 and bool(spec.grain)
-    return (
-        Write.REPLACE if one_key_many_rows and not spec.scd2 and not spec.unknown else Write.MERGE
-    )
+# The YAML's words for the two axes (``GoldSpec.computed_as``, ``GoldSpec.written_as``).
+ROWS = {
+    "touched": Rows.TOUCHED,
+    "additive": Rows.ADDITIVE,
+    "whole": Rows.ALL,
+    "versions": Rows.VERSIONS,
+}
+WRITES = {"merge": Write.MERGE, "replace": Write.REPLACE, "overwrite": Write.OVERWRITE}
 
 
 def _versions(state: TableState, refs: list[str]) -> str:
@@ -207,26 +206,18 @@ def plan_refresh(table: Table, state: TableState, now: datetime, refresh_now: bo
         for alias, ref in follows.items()
         if ref in changed
     }
-    if not spec.incremental:
-        write = Write.MERGE if state.read_incrementally else Write.OVERWRITE
-        why = "declared incremental: false"
-        if write is Write.MERGE:
-            why += " (merged: a model reads its changes)"
+    rows, write = ROWS[spec.computed_as], WRITES[spec.written_as]
+    if rows is Rows.ALL:
+        why = "rows: whole"
+        if write is Write.OVERWRITE and state.read_incrementally:
+            write, why = Write.MERGE, f"{why} (merged: a model reads its changes)"
         return plan(
             Strategy.REBUILD,
             f"{why}; {_moves(state, changed)}",
-            rows=Rows.ALL,
+            rows=rows,
             write=write,
             changes=ranges,
         )
-    rows = (
-        Rows.VERSIONS
-        if spec.scd2
-        else Rows.ADDITIVE
-        if spec.strategy == "additive"
-        else Rows.TOUCHED
-    )
-    write = Write.MERGE if spec.scd2 else write_of(spec)
     return plan(
         strategy_of(rows, write), _moves(state, changed), rows=rows, write=write, changes=ranges
     )

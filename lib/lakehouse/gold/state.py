@@ -63,10 +63,7 @@ def last_refresh(
     commit that carries them."""
     if version is None:
         return None, None
-    for number in range(version, max(-1, version - _LOOK_BACK), -1):
-        commit = delta_log.commit(spark, path, number)
-        if commit is None:
-            break
+    for commit in delta_log.latest_commits(spark, path, _LOOK_BACK):
         record = _recorded(commit.user_metadata)
         if record is not None:
             at = commit.timestamp_ms

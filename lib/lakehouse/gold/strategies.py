@@ -193,9 +193,10 @@ def execute(run: ModelRun) -> tuple[bool, int | None]:
     """Compute the plan's rows and write them: (committed, keys rebuilt; None when all)."""
     computed = COMPUTE[run.plan.rows](run)
     try:
-        committed = WRITE[run.plan.write](run, computed)
         touched = computed.literals.keys if computed.literals else None
-        return committed, touched
+        if touched == 0:  # the changes touched no key (a lookup change no row uses)
+            return False, 0
+        return WRITE[run.plan.write](run, computed), touched
     finally:
         for df in computed.cached:
             df.unpersist()

@@ -9,6 +9,6 @@ Example::
 
     from lakehouse.ops import run_log
 
-    log = run_log.RunLog(spark, run_log.run_log_path(project))
+    log = run_log.of(spark, project)
     log.last_runs(5)
 """

@@ -31,7 +31,7 @@ def run_recorded(
     parallelism: int = DEFAULT_PARALLELISM,
 ) -> int:
     """Run ``tables`` under the held lock; ``say`` (JSON events) replaces the console lines."""
-    log = run_log.RunLog(spark, run_log.run_log_path(project))
+    log = run_log.of(spark, project)
     log.ensure()
     detail = describe_run(selection, ctx)
     if lock is not None and lock.taken_over is not None:

@@ -30,8 +30,9 @@ from pyspark.sql.types import (
 )
 
 from lakehouse.config import Project
+from lakehouse.config.settings import S3Spec
 from lakehouse.results import RefreshResult, Status
-from lakehouse.storage import delta_log
+from lakehouse.storage import delta_log, object_store
 
 RUNNING, SUCCEEDED, FAILED, DATA_QUALITY_FAILED, SKIPPED, ABANDONED = (
     Status.RUNNING.value,
@@ -117,8 +118,18 @@ def table_entry(
         rows_quarantined=result.rows_quarantined,
         version=result.version,
         error=result.error,
-        detail="; ".join(filter(None, (result.note, *result.warnings[:20]))) or None,
+        detail="; ".join(filter(None, (_how(result), result.note, *result.warnings[:20]))) or None,
     )
+
+
+def _how(result: RefreshResult) -> str | None:
+    """A gold refresh's strategy, why, and the Spark jobs it ran."""
+    parts = []
+    if result.strategy:
+        parts.append(f"{result.strategy}: {result.plan}" if result.plan else result.strategy)
+    if result.spark_jobs is not None:
+        parts.append(f"{result.spark_jobs} Spark jobs")
+    return ", ".join(parts) or None
 
 
 _TYPES = {
@@ -149,8 +160,9 @@ def now() -> datetime:
 
 
 class RunLog:
-    def __init__(self, spark: SparkSession, path: str):
+    def __init__(self, spark: SparkSession, path: str, s3: S3Spec | None = None):
         self.spark, self.path = spark, path
+        self.s3 = s3 or S3Spec()
 
     def ensure(self) -> None:
         # Partitioned by nothing: a few rows per run; the maintenance job compacts it.
@@ -171,14 +183,15 @@ class RunLog:
             }
             for i, e in enumerate(entries)
         ]
-        local = delta_log.local_path(self.path)
-        if local is not None:
-            # A few rows need no Spark job: on a local disk delta-rs commits them in
-            # milliseconds, where Spark's first Delta write in a JVM takes seconds (most of a
-            # run with nothing to do). The table, its log and its readers are Spark's.
+        if object_store.is_local(self.path) or object_store.is_s3(self.path):
+            # A few rows need no Spark job: delta-rs commits them in milliseconds, where
+            # Spark's first Delta write in a JVM takes seconds (most of a run with nothing to
+            # do). On S3 delta-rs commits with a conditional put, so it never overwrites a
+            # commit of Spark's. The table, its log and its readers are Spark's.
             arrow = pa.Table.from_pylist(rows, schema=ARROW_SCHEMA)
+            location, options = object_store.delta_rs_location(self.path, self.s3)
             try:
-                write_deltalake(local, arrow, mode="append")
+                write_deltalake(location, arrow, mode="append", storage_options=options or None)
                 return
             except (CommitFailedError, DeltaProtocolError):
                 pass  # a table feature delta-rs cannot write (type widening ...): Spark can
@@ -281,3 +294,8 @@ TABLE_COLUMNS = [
 
 def run_log_path(project: Project) -> str:
     return f"{project.root}/{project.settings.operations.run_log}"
+
+
+def of(spark: SparkSession, project: Project) -> RunLog:
+    """The project's run log, reachable by delta-rs wherever the root is."""
+    return RunLog(spark, run_log_path(project), project.settings.storage.s3)

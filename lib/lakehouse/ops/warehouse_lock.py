@@ -1,10 +1,14 @@
 """One run at a time per warehouse: an exclusive lock file under the root, with its owner.
 
-The lock is a small JSON file created only if absent (atomic ``O_EXCL`` on a local disk;
-``create(overwrite=false)`` through Hadoop's FileSystem elsewhere, which is atomic on HDFS,
-ABFS and GCS and on S3 with conditional writes). Its owner renews it while the run lasts, so a
-lock left by a killed run is recognised (dead process on this host, or not renewed for
-``stale_after`` seconds) and taken over by the next run.
+The lock is a small JSON file created only if absent: ``O_EXCL`` on a local disk,
+``create(overwrite=false)`` through Hadoop's FileSystem on HDFS, ABFS and GCS, where it is
+atomic. On S3 that call is not: S3A checks for the file, then writes it, and two runs racing
+both succeed. There the file is written with S3's conditional put (``If-None-Match: *``,
+Hadoop's ``fs.option.create.conditional.overwrite``): the second writer gets HTTP 412. Its
+owner renews it while the run lasts, so a lock left by a killed run is recognised (dead
+process on this host, or not renewed for ``stale_after`` seconds) and taken over by the next
+run: by moving it aside (an atomic rename) where there is one, on S3 by overwriting it only
+if it is still the version judged abandoned (``If-Match`` on its ETag).
 """
 
 from __future__ import annotations
@@ -69,7 +73,28 @@ class LockOwner:
             return None  # half-written or foreign: treated as held, never as abandoned
 
 
+def _take_over_by_moving(
+    store: _LocalStore | _HadoopStore, path: str, token: str, text: str
+) -> bool:
+    """Replace the lock whose owner has ``token`` with ``text``, where rename is atomic: move
+    it aside (of two runs taking it over, one wins), put it back if what moved was not the
+    lock judged abandoned but a fresh one, then create the new one."""
+    aside = f"{path}.abandoned-{token}"
+    if not store.move(path, aside):
+        return False
+    moved = store.read(aside)
+    moved_owner = LockOwner.from_json(moved) if moved is not None else None
+    if moved_owner is None or moved_owner.token != token:
+        store.move(aside, path)
+        return False
+    store.delete(aside)
+    return store.create_exclusive(path, text)
+
+
 class _LocalStore:
+    def take_over(self, path: str, token: str, text: str) -> bool:
+        return _take_over_by_moving(self, path, token, text)
+
     def create_exclusive(self, path: str, text: str) -> bool:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         try:
@@ -117,6 +142,22 @@ class _HadoopStore:
     def _fs(self, path: str) -> tuple[Any, Any]:
         return hadoop_fs.file_system(self._spark, path)
 
+    def _is(self, exc: Py4JJavaError, *class_names: str) -> bool:
+        """Whether the Java exception, or one of its causes, is of one of these classes (by
+        name: the connector's classes live in Spark's class loader, not Class.forName's)."""
+        cause = exc.java_exception
+        while cause is not None:
+            cls = cause.getClass()
+            while cls is not None:
+                if cls.getName() in class_names:
+                    return True
+                cls = cls.getSuperclass()
+            cause = cause.getCause()
+        return False
+
+    def take_over(self, path: str, token: str, text: str) -> bool:
+        return _take_over_by_moving(self, path, token, text)
+
     def _write(self, path: str, text: str, overwrite: bool) -> None:
         fs, p = self._fs(path)
         out = fs.create(p, overwrite)
@@ -162,6 +203,51 @@ class _HadoopStore:
         fs.delete(p, False)
 
 
+_CHANGED = (
+    "org.apache.hadoop.fs.FileAlreadyExistsException",
+    "org.apache.hadoop.fs.s3a.RemoteFileChangedException",  # HTTP 412: the condition failed
+)
+
+
+class _S3Store(_HadoopStore):
+    """S3: create-if-absent and take-over by S3's conditional writes; S3 has no atomic rename."""
+
+    def _write_if(self, path: str, text: str, option: str, value: Any) -> bool:
+        fs, p = self._fs(path)
+        try:
+            out = fs.createFile(p).overwrite(option != _IF_ABSENT).must(option, value).build()
+            try:
+                out.write(bytearray(text.encode("utf-8")))
+            finally:
+                out.close()  # the PUT, and so the condition, happens here
+        except Py4JJavaError as exc:
+            if self._is(exc, *_CHANGED):
+                return False
+            raise
+        return True
+
+    def create_exclusive(self, path: str, text: str) -> bool:
+        return self._write_if(path, text, _IF_ABSENT, True)
+
+    def take_over(self, path: str, token: str, text: str) -> bool:
+        fs, p = self._fs(path)
+        try:
+            etag = fs.getFileStatus(p).getEtag()
+        except Py4JJavaError as exc:
+            if self._is(exc, "java.io.FileNotFoundException"):
+                return False
+            raise
+        current = LockOwner.from_json(self.read(path) or "")
+        if current is None or current.token != token or not etag:
+            return False
+        # Overwritten only if still the version read: of two runs taking over, one wins.
+        return self._write_if(path, text, _IF_ETAG, etag)
+
+
+_IF_ABSENT = "fs.option.create.conditional.overwrite"
+_IF_ETAG = "fs.option.create.conditional.overwrite.etag"
+
+
 def is_local(path: str) -> bool:
     return path.startswith("/") or path.startswith("file:")
 
@@ -192,6 +278,8 @@ class WarehouseLock:
         self.stale_after = stale_after
         if is_local(self.path):
             self._store: _LocalStore | _HadoopStore = _LocalStore()
+        elif spark is not None and self.path.startswith(("s3a://", "s3://")):
+            self._store = _S3Store(spark)
         elif spark is not None:
             self._store = _HadoopStore(spark)
         else:
@@ -218,18 +306,7 @@ class WarehouseLock:
         holder = LockOwner.from_json(text) if text is not None else None
         if holder is None or not self.is_abandoned(holder):
             return False
-        # Move the abandoned lock aside (atomic, so of two runs taking it over one wins), and
-        # put it back if what moved was not the lock judged abandoned but a fresh one.
-        aside = f"{self.path}.abandoned-{holder.token}"
-        if not self._store.move(self.path, aside):
-            return False
-        moved = self._store.read(aside)
-        moved_owner = LockOwner.from_json(moved) if moved is not None else None
-        if moved_owner is None or moved_owner.token != holder.token:
-            self._store.move(aside, self.path)
-            return False
-        self._store.delete(aside)
-        if self._store.create_exclusive(self.path, self.owner.to_json()):
+        if self._store.take_over(self.path, holder.token, self.owner.to_json()):
             self.taken_over = holder
             return True
         return False

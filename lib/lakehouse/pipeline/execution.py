@@ -18,7 +18,7 @@ from lakehouse.context import RunContext
 from lakehouse.errors import DataQualityError
 from lakehouse.pipeline.selection import Selection, downstream_of, select
 from lakehouse.results import RefreshResult, Status
-from lakehouse.storage import delta_log, delta_tables
+from lakehouse.storage import catalog, delta_log, delta_tables, exactly_once
 
 Refresh = Callable[[SparkSession, Project, Table, RunContext], RefreshResult]
 REFRESH_BY_LAYER: dict[str, Refresh] = {
@@ -73,13 +73,22 @@ def commits_since(spark: SparkSession, path: str, after: int | None) -> tuple[in
 
 @contextmanager
 def counted_jobs(spark: SparkSession, group: str) -> Iterator[Callable[[], int]]:
-    """Spark jobs started from this thread inside, under job group ``group`` (a micro-batch
-    of a stream runs in the stream's own group, not counted here)."""
+    """Spark jobs started inside from this thread (under job group ``group``) and by the
+    streams it started (each micro-batch runs in its stream's own group)."""
     context = spark.sparkContext
     context.setJobGroup(group, group)
+    exactly_once.started_streams()  # forget streams from before
+    tracker = context.statusTracker()
+
+    def jobs() -> int:
+        groups = [group, *streams]
+        return sum(len(tracker.getJobIdsForGroup(g)) for g in groups)
+
+    streams: list[str] = []
     try:
-        yield lambda: len(context.statusTracker().getJobIdsForGroup(group))
+        yield jobs
     finally:
+        streams.extend(exactly_once.started_streams())
         context.setLocalProperty("spark.jobGroup.id", None)
         context.setLocalProperty("spark.job.description", None)
 
@@ -95,10 +104,13 @@ def refresh_table(
         result = REFRESH_BY_LAYER[table.layer](spark, project, table, ctx)
     result = result.with_(spark_jobs=jobs())
     if result.status is Status.UP_TO_DATE:  # it started nothing: neither does its report
+        if before is not None and catalog.is_persistent(spark):
+            catalog.register(spark, project, table)  # a warehouse older than its metastore
         return result.with_(version=before, seconds=time.monotonic() - started)
     version, metrics = commits_since(spark, path, before)
     if version is None:  # a model that wrote nothing yet has no table
         return result.with_(seconds=time.monotonic() - started)
+    catalog.register(spark, project, table)
     # A table that committed nothing (not due, or equal rows) holds what it held: not counted.
     committed = version != before
     return result.with_(
@@ -217,6 +229,8 @@ def numbers(report: RefreshResult) -> dict[str, Any]:
         "rows_quarantined": report.rows_quarantined,
         "version": report.version,
         "seconds": round(report.seconds, 2),
+        "strategy": report.strategy,
+        "spark_jobs": report.spark_jobs,
     }
     if report.error:
         out["error"] = report.error

@@ -28,7 +28,9 @@ def console_progress(out: TextIO = sys.stdout) -> Callable[[Event], None]:
                     if event.get("rows_quarantined")
                     else ""
                 )
-                + f" -> {event['rows']} rows, v{event['version']} ({event['seconds']:.1f}s)"
+                + f" -> {_n(event['rows'])} rows, v{event['version']}"
+                + (f", {event['strategy']}" if event.get("strategy") else "")
+                + f" ({_jobs(event)}{event['seconds']:.1f}s)"
             )
         elif kind in ("table_up_to_date", "table_not_due"):
             line = f"  == {ref}: {event['note']} ({event['seconds']:.1f}s)"
@@ -42,6 +44,10 @@ def console_progress(out: TextIO = sys.stdout) -> Callable[[Event], None]:
         print(line, file=out, flush=True)
 
     return show
+
+
+def _jobs(event: Event) -> str:
+    return f"{event['spark_jobs']} jobs, " if event.get("spark_jobs") is not None else ""
 
 
 def _n(value: object) -> str:

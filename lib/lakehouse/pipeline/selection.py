@@ -6,7 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from lakehouse import bronze
+from pyspark.sql import SparkSession
+
+from lakehouse import bronze, gold
 from lakehouse.config import Project, Table
 from lakehouse.config.tables import LAYERS
 from lakehouse.context import RunContext
@@ -110,7 +112,29 @@ def waves(tables: list[Table]) -> list[list[Table]]:
     return out
 
 
-def format_plan(tables: list[Table], selection: Selection, ctx: RunContext) -> str:
+def gold_plans(
+    spark: SparkSession | None, project: Project, tables: list[Table], ctx: RunContext
+) -> dict[str, str]:
+    """Each selected gold model's strategy and why, as its table and inputs stand now (tables
+    refreshed earlier in the same run may add changes). ``spark`` may be None when the
+    warehouse is on a local disk: the plans read only the Delta logs."""
+    plans = {}
+    for table in tables:
+        if table.layer == "gold":
+            try:
+                decided = gold.plan(spark, project, table, ctx)
+                plans[table.ref] = f"{decided.strategy}: {decided.reason}"
+            except gold.PlanError as exc:
+                plans[table.ref] = f"waits for its inputs ({exc})"
+    return plans
+
+
+def format_plan(
+    tables: list[Table],
+    selection: Selection,
+    ctx: RunContext,
+    plans: dict[str, str] | None = None,
+) -> str:
     lines = [f"plan ({describe_run(selection, ctx)}): {len(tables)} tables"]
     number = 0
     for i, wave in enumerate(waves(tables), start=1):
@@ -125,4 +149,6 @@ def format_plan(tables: list[Table], selection: Selection, ctx: RunContext) -> s
             every = t.spec.refresh_every if t.layer == "gold" else None
             note += f"  at most every {every}" if every and not ctx.refresh_now else ""
             lines.append(f"  {number:>3}. {t.ref}{note}")
+            if plans and t.ref in plans:
+                lines.append(f"         {plans[t.ref]}")
     return "\n".join(lines)

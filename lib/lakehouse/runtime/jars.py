@@ -1,4 +1,5 @@
-"""Resolve the Delta Lake jars (and the Kafka / JDBC connectors) once into a local folder, so that later runs need no network.
+"""Resolve the Delta Lake jars (and the Kafka / JDBC / S3 connectors) once into a local folder,
+so that later runs need no network.
 
 Run as ``python -m lakehouse.jars`` from the project root (``scripts/setup.sh`` does it).
 Spark's own resolver (Ivy, ``spark.jars.packages``) does the work. Ivy's default Maven Central
@@ -42,10 +43,12 @@ def delta_jar_paths() -> list[str]:
 
 
 def _coordinates(project_root: Path) -> tuple[str, list[str]]:
-    """The Delta coordinate, and the source connectors' jars (each kept by name)."""
+    """The Delta coordinate, and the connectors' jars (sources, object stores), each fetched
+    as listed."""
     with open(project_root / "pyproject.toml", "rb") as f:
         settings = tomllib.load(f)["tool"]["lakehouse"]
-    return settings["delta_jars"], list(settings.get("source_jars", []))
+    exact = [*settings.get("source_jars", []), *settings.get("object_store_jars", [])]
+    return settings["delta_jars"], exact
 
 
 def _file_name(coordinate: str) -> str:

@@ -22,10 +22,12 @@ from pyspark.sql import SparkSession
 
 from lakehouse import errors
 from lakehouse.config import ConfigError, Project, load_project
+from lakehouse.config.secrets import MissingSecret
 from lakehouse.context import RunContext
 from lakehouse.ops.warehouse_lock import LockBusy, LockOwner, WarehouseLock, is_local, lock_path
 from lakehouse.runtime.session import build_session
 from lakehouse.silver import pii
+from lakehouse.storage import object_store
 
 
 class JobStopped(Exception):
@@ -83,7 +85,7 @@ def configure(
         raise usage_error(exc) from None
     try:
         if needs_key:
-            pii.require_key(profile)
+            pii.require_key(profile, can_make=object_store.is_local(project.root))
     except pii.MissingSecretError as exc:
         raise JobStopped(errors.EXIT_USAGE, f"not started: {exc}") from None
     return project, RunContext(run_id=args.run_id, profile=profile, **options)
@@ -116,7 +118,10 @@ def run(
             if lock and is_local(where):
                 held = WarehouseLock(where, owner, stale)
                 held.acquire(wait, on_wait=lambda h: tell(f"waiting: {LockBusy(where, h)}"))
-            spark = build_session(project, ctx.profile, app_name=f"lakehouse-{name}")
+            try:
+                spark = build_session(project, ctx.profile, app_name=f"lakehouse-{name}")
+            except MissingSecret as exc:  # the store's or the metastore's credentials
+                raise JobStopped(errors.EXIT_USAGE, f"not started: {exc}") from None
             spark.sparkContext.setLogLevel(log_level)
             if lock and held is None:
                 held = WarehouseLock(where, owner, stale, spark=spark)

@@ -9,7 +9,9 @@ from pyspark import SparkConf, SparkContext
 from pyspark.sql import SparkSession
 
 from lakehouse.config import Project
+from lakehouse.runtime import metastore
 from lakehouse.runtime.jars import delta_jar_paths
+from lakehouse.storage import object_store
 
 # spark-submit.sh passes these too; they are repeated here for sessions built without it
 # (pytest, a notebook), which must still be Delta sessions.
@@ -43,6 +45,11 @@ def build_session(
         builder = builder.master(master)
     if "delta-spark" not in (launched.get("spark.jars") or ""):
         builder = builder.config("spark.jars", ",".join(delta_jar_paths()))
+    names = metastore.spark_settings(settings.metastore)
+    if names:
+        metastore.ensure_schema(settings.metastore)
+        if not launched:  # spark-submit.sh passes it as --driver-class-path
+            builder = builder.config("spark.driver.extraClassPath", metastore.driver_jar())
 
     # Database folders (gold's catalog names) go under the warehouse root, never into the
     # driver's working directory.
@@ -50,6 +57,9 @@ def build_session(
     conf = {
         **DELTA_SQL_CONF,
         **catalog,
+        # s3a:// roots and landings (harmless elsewhere); credentials from the environment
+        **object_store.spark_settings(project.settings.storage.s3),
+        **names,
         **project.settings.spark,
         **settings.spark,
         **(overrides or {}),

@@ -20,6 +20,7 @@ import pyarrow.dataset as ds
 from deltalake import DeltaTable
 
 from lakehouse.config import Project
+from lakehouse.storage import object_store
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -64,7 +65,15 @@ class GoldReader:
         max_rows_in_memory: int = 5_000_000,
         derived: Mapping[str, Derived] | None = None,
     ):
-        self.paths = {name: project.table_path(project.table(f"gold.{name}")) for name in tables}
+        # A table on S3 is read with the warehouse's storage options (endpoint, credentials).
+        located = {
+            name: object_store.delta_rs_location(
+                project.table_path(project.table(f"gold.{name}")), project.settings.storage.s3
+            )
+            for name in tables
+        }
+        self.paths = {name: uri for name, (uri, _) in located.items()}
+        self._options = {name: options or None for name, (_, options) in located.items()}
         self.max_rows_in_memory = max_rows_in_memory
         # Tables computed from a gold table's version when it is loaded (see queries.Derived).
         self.derived = dict(derived or {})
@@ -79,7 +88,9 @@ class GoldReader:
             probe = self._probes.get(name)
             try:
                 if probe is None:
-                    probe = self._probes[name] = DeltaTable(self.paths[name])
+                    probe = self._probes[name] = DeltaTable(
+                        self.paths[name], storage_options=self._options[name]
+                    )
                 else:
                     probe.update_incremental()
             except Exception as err:  # delta-rs: TableNotFoundError and kin
@@ -113,9 +124,8 @@ class GoldReader:
         return versions
 
     def _load(self, name: str, version: int) -> PinnedTable:
-        dataset = DeltaTable(self.paths[name], version=version).to_pyarrow_dataset(
-            parquet_read_options=INT96_AS_MICROS
-        )
+        table = DeltaTable(self.paths[name], version=version, storage_options=self._options[name])
+        dataset = table.to_pyarrow_dataset(parquet_read_options=INT96_AS_MICROS)
         in_memory = dataset.count_rows() <= self.max_rows_in_memory
         # Relation names are the configured table names and an integer, never client text.
         relation = f'"{name}@{version}"' if in_memory else None

@@ -67,6 +67,7 @@ class BatchContext:
     run_id: str
     by_key_date: bool  # the table has the key-date column (silver_layout)
     monthly: bool  # ... and is partitioned by its month, not its day
+    gx_mirror: str | None = None  # the warehouse's GX folder when gx_dir is a working copy
 
 
 def process_batch(
@@ -100,6 +101,7 @@ def process_batch(
                 name=ctx.table.ref.replace(".", "_"),
                 run_name=f"{ctx.run_id}-{batch_id}",
                 index_runs=ctx.docs_index_runs,
+                mirror=ctx.gx_mirror,
             )
             gx_unexpected = gx.unexpected
 

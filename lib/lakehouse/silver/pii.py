@@ -44,26 +44,29 @@ class HashKey:
     __str__ = __repr__
 
 
-def require_key(profile: str) -> None:
+def require_key(profile: str, can_make: bool = True) -> None:
     """Stop before anything runs when ``profile`` would need a key it cannot have: outside
-    the local profile the key must come from the environment, never be made up."""
+    the local profile the key must come from the environment, never be made up; nor where
+    the warehouse is not on this disk (``can_make`` False), where it could not be kept."""
     key_file = os.environ.get(KEY_FILE_ENV)
-    if os.environ.get(KEY_ENV) or (profile == "local" and not key_file):
+    if os.environ.get(KEY_ENV) or (profile == "local" and can_make and not key_file):
         return
     if key_file:
         if not os.access(key_file, os.R_OK):
             raise MissingSecretError(f"{KEY_FILE_ENV} names {key_file}, which cannot be read")
         return
+    where = "" if can_make else " for a warehouse on object storage"
     raise MissingSecretError(
-        f"profile {profile!r} needs the personal-data hashing key: set {KEY_ENV} or "
+        f"profile {profile!r} needs the personal-data hashing key{where}: set {KEY_ENV} or "
         f"{KEY_FILE_ENV} (the key itself never goes into configuration)"
     )
 
 
-def load_key(profile: str, local_key_file: Path) -> HashKey:
+def load_key(profile: str, local_key_file: Path | None) -> HashKey:
     """$LAKEHOUSE_PII_KEY, else the file named by $LAKEHOUSE_PII_KEY_FILE. Outside the local
     profile a missing key is an error (``require_key``); locally a random key is made once and
-    kept in ``local_key_file`` so hashes stay stable across runs of one warehouse."""
+    kept in ``local_key_file`` so hashes stay stable across runs of one warehouse (None: the
+    warehouse is not on this disk, and a key must be given)."""
     if os.environ.get(KEY_ENV):
         return HashKey(os.environ[KEY_ENV].encode())
     key_file = os.environ.get(KEY_FILE_ENV)
@@ -72,7 +75,8 @@ def load_key(profile: str, local_key_file: Path) -> HashKey:
             return HashKey(Path(key_file).read_bytes().strip())
         except OSError as exc:
             raise MissingSecretError(f"{KEY_FILE_ENV} names {key_file}: {exc.strerror}") from None
-    require_key(profile)
+    require_key(profile, can_make=local_key_file is not None)
+    assert local_key_file is not None  # require_key raised otherwise
     if not local_key_file.exists():
         local_key_file.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(local_key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -16,7 +16,7 @@ from functools import cached_property
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from lakehouse.simulator.behaviour import Behaviour
+from lakehouse.config.shopper_behaviour import Behaviour
 from lakehouse.simulator.rng import Rng, between
 
 

@@ -8,8 +8,6 @@ conf/simulator/behaviour.yaml are copied in as they were used.
 
 from __future__ import annotations
 
-import dataclasses
-
 from pyspark.sql import functions as F
 
 from lakehouse.simulator.source_model import Context
@@ -67,4 +65,4 @@ def behaviour_truth(ctx: Context, first: int, last: int) -> dict[int, dict]:
 
 def behaviour_settings(ctx: Context) -> dict:
     """conf/simulator/behaviour.yaml as the simulation used it (JSON-ready)."""
-    return dataclasses.asdict(ctx.settings.behaviour)
+    return ctx.settings.behaviour.model_dump(mode="json")

@@ -7,8 +7,12 @@ from seed and settings alone, without state kept between runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
 
 from lakehouse.simulator.presets import Settings
 from lakehouse.simulator.rng import Rng
@@ -86,3 +90,10 @@ class Calendar:
 
     def partitions(self, rows: int) -> int:
         return max(1, -(-rows // self.settings.rows_per_partition))
+
+
+def per_day(first: int, last: int, value: Callable[[int], object], day: Column) -> Column:
+    """A per-day driver-side value (e.g. customers so far) looked up by a day column."""
+    days = list(range(max(first, 0), last + 1))
+    values = F.array(*[F.lit(value(d)) for d in days])
+    return F.element_at(values, day - days[0] + 1)

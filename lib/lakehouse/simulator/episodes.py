@@ -16,12 +16,11 @@ from functools import cached_property
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from lakehouse.config.shopper_behaviour import Behaviour
 from lakehouse.simulator.assortment import Assortment, _at
-from lakehouse.simulator.behaviour import Behaviour
-from lakehouse.simulator.calendar import Calendar
+from lakehouse.simulator.calendar import Calendar, per_day
 from lakehouse.simulator.rng import Rng, between, weighted_index
 from lakehouse.simulator.shoppers import Shoppers
-from lakehouse.simulator.source_model import per_day
 
 KINDS = ("new", "anchor", "follow_up", "repeat", "regular")
 

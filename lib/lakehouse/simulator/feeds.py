@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lakehouse.config.loader import ConfigError, read_yaml
+from lakehouse.config.reading import ConfigError, read_yaml
 
 # The project folder when running from a checkout; the working folder when the library is
 # shipped as a zip (spark-submit --py-files) and the job runs from the project folder.

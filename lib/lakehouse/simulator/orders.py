@@ -14,9 +14,10 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.simulator import render
+from lakehouse.simulator.calendar import per_day
 from lakehouse.simulator.episodes import returning_customer
 from lakehouse.simulator.rng import between, element, weighted_index
-from lakehouse.simulator.source_model import Context, SourceModel, day_rows, per_day
+from lakehouse.simulator.source_model import Context, SourceModel, day_rows
 
 DAY = 86400
 

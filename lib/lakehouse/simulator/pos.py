@@ -10,9 +10,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.simulator import render
+from lakehouse.simulator.calendar import per_day
 from lakehouse.simulator.orders import epoch, shop_choice
 from lakehouse.simulator.rng import between, element, weighted_index
-from lakehouse.simulator.source_model import Context, SourceModel, day_rows, per_day
+from lakehouse.simulator.source_model import Context, SourceModel, day_rows
 
 PAYMENT = (("card", 55), ("cash", 30), ("mobile", 15))
 

@@ -16,8 +16,8 @@ from datetime import date
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from lakehouse.config.shopper_behaviour import Behaviour
 from lakehouse.simulator.assortment import Assortment, _at
-from lakehouse.simulator.behaviour import Behaviour
 from lakehouse.simulator.rng import Rng, between, weighted_index
 
 

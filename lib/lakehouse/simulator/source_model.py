@@ -98,10 +98,3 @@ def last_at_most(ascending: list[int], value: Column) -> Column:
     none is. One flat expression: a CASE chain per day overflows the stack past a year."""
     bounds = F.array(*[F.lit(b) for b in ascending])
     return F.size(F.filter(bounds, lambda b: b <= value)) - 1
-
-
-def per_day(first: int, last: int, value: Callable[[int], object], day: Column) -> Column:
-    """A per-day driver-side value (e.g. customers so far) looked up by a day column."""
-    days = list(range(max(first, 0), last + 1))
-    values = F.array(*[F.lit(value(d)) for d in days])
-    return F.element_at(values, day - days[0] + 1)

@@ -10,9 +10,10 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.simulator import render
+from lakehouse.simulator.calendar import per_day
 from lakehouse.simulator.orders import DAY, epoch
 from lakehouse.simulator.rng import between, weighted_index
-from lakehouse.simulator.source_model import Context, SourceModel, day_rows, per_day
+from lakehouse.simulator.source_model import Context, SourceModel, day_rows
 
 
 def _hex(h: Column) -> Column:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,3 +122,22 @@ def commit(spark: SparkSession, path: str, version: int) -> Commit | None:
         metrics=info.get("operationMetrics") or {},
         data_change=data_change,
     )
+
+
+def latest_commits(spark: SparkSession, path: str, look_back: int = 50) -> Iterator[Commit]:
+    """The table's commits, newest first, at most ``look_back`` of them, while their files
+    last (a commit older than the log's retention is cleaned up)."""
+    version = latest_version(spark, path)
+    if version is None:
+        return
+    for number in range(version, max(-1, version - look_back), -1):
+        found = commit(spark, path, number)
+        if found is None:
+            return
+        yield found
+
+
+def last_commit_rows(spark: SparkSession, path: str) -> int:
+    """Rows the table's latest commit wrote (its ``numOutputRows``)."""
+    last = next(latest_commits(spark, path, 1), None)
+    return int(last.metrics.get("numOutputRows", 0) or 0) if last else 0

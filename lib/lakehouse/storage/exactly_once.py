@@ -42,7 +42,23 @@ class StreamResult:
 def run_available_now(writer: DataStreamWriter) -> StreamResult:
     """Process everything new since the checkpoint, then stop."""
     query = writer.trigger(availableNow=True).start()
+    _remember(query)
     return _await(query)
+
+
+_started = threading.local()
+
+
+def started_streams() -> list[str]:
+    """The job groups (run ids) of the streams this thread started since it last asked:
+    a stream's micro-batches run in a thread and job group of their own."""
+    groups = getattr(_started, "groups", [])
+    _started.groups = []
+    return groups
+
+
+def _remember(query: StreamingQuery) -> None:
+    _started.groups = [*getattr(_started, "groups", []), str(query.runId)]
 
 
 def _await(query: StreamingQuery) -> StreamResult:
@@ -100,6 +116,7 @@ def start_exactly_once(
             raise
 
     query = writer.foreachBatch(on_batch).trigger(**trigger).start()
+    _remember(query)
     holder["id"] = str(query.id)
     started.set()
     return query

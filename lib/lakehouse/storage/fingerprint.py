@@ -2,7 +2,7 @@
 starts.
 
 A refresh that ended well leaves in its stream checkpoint what its inputs were when it
-started (``inputs.json``): the Delta versions of the tables it reads, or for bronze a digest
+started (``inputs.json``): the Delta version of the table it reads, or for bronze a digest
 of the landing folder's listing. A later run that finds its inputs still exactly so has
 nothing to do, and says "up to date" after a few file listings instead of a stream.
 
@@ -103,25 +103,12 @@ def observe_landing(
     return None if digest is None else {"landing": digest}
 
 
-def observe_inputs(spark: SparkSession, project: Project, table: Table) -> dict[str, Any] | None:
-    """The Delta versions of the tables a silver or gold table's stream reads; None when one
-    of them does not exist yet."""
-    refs = watched_inputs(table)
-    if not refs and table.layer == "gold" and not table.spec.inputs:
-        return {"inputs": "none"}  # a calendar: built once, until its table is dropped
-    versions = {
-        ref: delta_log.latest_version(spark, project.table_path(project.table(ref))) for ref in refs
-    }
-    return None if None in versions.values() or not versions else versions
-
-
-def watched_inputs(table: Table) -> tuple[str, ...]:
-    """The tables whose changes the table's stream reads."""
-    spec = table.spec
-    if table.layer == "silver":
-        return (spec.source,)
-    aliases = list(spec.changes) if spec.incremental else list(spec.inputs)
-    return tuple(spec.inputs[a] for a in aliases)
+def observe_source(spark: SparkSession, project: Project, table: Table) -> dict[str, Any] | None:
+    """The Delta version of the bronze table a silver table's stream reads; None when it does
+    not exist yet. (Gold records what it consumed in its own commits: ``gold.state``.)"""
+    source = table.spec.source
+    version = delta_log.latest_version(spark, project.table_path(project.table(source)))
+    return None if version is None else {source: version}
 
 
 def _marker(project: Project, table: Table) -> str:

@@ -2,7 +2,8 @@
 
 The suite's entries become GX expectations unchanged (same type, same kwargs), so what GX
 reports is about exactly the rules the Spark checks enforced. One file-backed GX project per
-warehouse keeps Data Docs under ``<root>/_quality/gx``.
+warehouse keeps Data Docs under ``<root>/_quality/gx`` (for a root on object storage, a local
+working copy mirrored there: ``gx_mirror``).
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from pyspark.sql import DataFrame
 
 from lakehouse.config.expectations import Suite
 from lakehouse.config.settings import QualitySpec
+from lakehouse.silver.quality import gx_mirror
 
 # GX contexts are not thread-safe and the runner refreshes tables side by side. Only the
 # warehouse's file-backed project (its stores and Data Docs) is shared, so only writing to it
 # is serialized; each validation computes its metrics in a context of its own.
 _LOCK = threading.Lock()
 _CONTEXTS: dict[str, object] = {}
+_PUSHED: dict[str, int] = {}  # working copy -> time (ns) of its last copy to the warehouse
 SITE = "local_site"  # the file-backed site a new GX project comes with
 
 
@@ -41,13 +44,17 @@ def _quiet(context) -> None:
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
 
 
-def _project(project_dir: Path):
-    """The warehouse's file-backed GX project: validation results and Data Docs."""
+def _project(project_dir: Path, spark=None, mirror: str | None = None):
+    """The warehouse's file-backed GX project: validation results and Data Docs; with a
+    ``mirror``, its files there are fetched first."""
     import great_expectations as gx
 
     key = str(project_dir)
     if key not in _CONTEXTS:
         project_dir.mkdir(parents=True, exist_ok=True)
+        if mirror:
+            gx_mirror.pull(spark, mirror, project_dir)
+            _PUSHED[key] = gx_mirror.clock(project_dir)  # what was fetched is there already
         context = gx.get_context(mode="file", project_root_dir=key)
         _quiet(context)
         context.variables.save()
@@ -111,8 +118,12 @@ def validate(
     gx_dir: Path,
     name: str,
     run_name: str,
-    index_runs: int = QualitySpec.data_docs_index_runs,
+    index_runs: int = QualitySpec().data_docs_index_runs,
+    mirror: str | None = None,
 ) -> GxResult:
+    """Validate ``df`` with ``suite``; store the result and its Data Docs in the project at
+    ``gx_dir`` (copied to ``mirror``, the warehouse's folder, when the warehouse is not on
+    this disk)."""
     with _LOCK:  # the first import of GX's many modules, one thread at a time
         import great_expectations as gx
         from great_expectations.data_context.types.resource_identifiers import (
@@ -128,7 +139,7 @@ def validate(
         for r in validation.results
     }
     with _LOCK:
-        project = _project(gx_dir)
+        project = _project(gx_dir, df.sparkSession, mirror)
         _list_latest_runs(project, index_runs)
         suite_id = ExpectationSuiteIdentifier(
             name=project.suites.add_or_update(_gx_suite(name, suite)).name
@@ -136,6 +147,10 @@ def validate(
         project.validation_results_store.store_validation_results(validation, result_id, suite_id)
         project.build_data_docs(resource_identifiers=[result_id, suite_id])
         sites = project.get_docs_sites_urls()
+        if mirror:
+            _PUSHED[str(gx_dir)] = gx_mirror.push(
+                df.sparkSession, gx_dir, mirror, _PUSHED[str(gx_dir)]
+            )
     return GxResult(
         success=bool(result.success),
         unexpected=unexpected,

@@ -11,7 +11,7 @@ import pytest
 from lakehouse import pipeline
 from lakehouse.bench import report
 from lakehouse.bench.figures import Scale, ScaleResult, Step
-from lakehouse.bench.harness import OPTIONAL_STEPS, Bench, landed_files
+from lakehouse.bench.harness import OPTIONAL_STEPS, Bench, landed_files, scheduled_models
 
 # The inventory chain: three sources, an SCD2 dimension and a date-partitioned fact, so
 # appends, MERGEs with and without partitions and the change feed all run, in a tenth of the
@@ -170,6 +170,32 @@ def test_a_run_told_to_skip_the_silver_rebuilds_reports_every_other_ratio(tmp_pa
         "run with nothing landed / Spark start-up floor": 1.2,
         "driver live heap after a day, large history / small history": 1.25,
     }
+
+
+def test_the_scheduled_models_are_timed_against_a_day(project):
+    assert scheduled_models(project) == (
+        "gold.mart_demand_forecast",
+        "gold.mart_recommendations",
+    )
+    steps = [
+        Step("increment 2026-03-21", "large", 100.0, 50),
+        Step("increment 2026-03-22", "large", 120.0, 50),
+        Step(
+            "scheduled_models",
+            "large",
+            33.0,
+            0,
+            tables={"gold.mart_recommendations": 20.0, "gold.mart_demand_forecast": 12.0},
+        ),
+    ]
+    result = ScaleResult(Scale(positions=1000, history_days=20), {}, steps, 4096)
+    (target,) = report.targets(result)
+    assert (target.name, target.measured, target.met) == (
+        "scheduled models on a day they are due / daily increment",
+        0.3,
+        False,
+    )
+    assert "mart_demand_forecast 12s, mart_recommendations 20s" in target.detail
 
 
 def test_only_the_silver_rebuilds_can_be_skipped(tmp_path):

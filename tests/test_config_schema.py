@@ -34,6 +34,7 @@ def expected_schema(path: Path) -> str:
         "conf/harmonisation.yaml": "harmonisation",
         "conf/simulator/presets.yaml": "simulator_presets",
         "conf/simulator/defects.yaml": "simulator_defects",
+        "conf/simulator/behaviour.yaml": "simulator_behaviour",
     }
     if rel.parts[0] == "expectations":
         return "expectations"

@@ -3,7 +3,7 @@ rows refreshed day by day, checked against plain SQL over silver and against a f
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from chispa import assert_df_equality
 
@@ -60,29 +60,37 @@ def test_scd2_history_fed_back_day_by_day_equals_all_at_once(spark):
     assert_df_equality(state, at_once, ignore_row_order=True)
 
 
+def _sold(spark, lines):
+    return spark.createDataFrame(
+        [(*line, date(2026, 3, 1)) for line in lines],
+        "order_id string, customer_id string, product_id string, status string, order_date date",
+    )
+
+
 def test_recommendations_rank_what_is_bought_together(spark):
     baskets = [("A", "B")] * 3 + [("A", "C")] + [("B", "D")]
     lines = [
         (f"O{i}", f"K{i}", item, "delivered") for i, basket in enumerate(baskets) for item in basket
     ] + [("O9", "NEW", "A", "delivered")]
-    df = spark.createDataFrame(
-        lines, "order_id string, customer_id string, product_id string, status string"
+    df = _sold(spark, lines)
+    out = recommend(
+        df, top_n=2, sources=["bought_with"], window_days=0, min_support=0.1, min_confidence=0.1
     )
-    out = recommend(df, top_n=2, min_support=0.1, min_confidence=0.1)
     got = [
-        (r.rank, r.product_id, round(r.score, 2))
+        (r.rank, r.product_id, round(r.score, 2), r.reason, r.because)
         for r in out.where("customer_id = 'NEW'").orderBy("rank").collect()
     ]
     # of the 5 baskets with A (the new customer's own included), 3 hold B and 1 holds C
-    assert got == [(1, "B", 0.6), (2, "C", 0.2)]
+    assert got == [(1, "B", 0.6, "bought_with", "A"), (2, "C", 0.2, "bought_with", "A")]
 
 
 def test_fewer_baskets_than_a_rule_needs_recommend_popular_products_only(spark):
     lines = [("O1", "K1", "A", "delivered"), ("O1", "K1", "B", "delivered")]
     lines += [("O2", "K2", "A", "delivered")]
-    df = spark.createDataFrame(
-        lines, "order_id string, customer_id string, product_id string, status string"
-    )
+    df = _sold(spark, lines)
     # Two baskets, a rule must appear in three: no rule, and no invalid support (3/2) either.
-    out = recommend(df, top_n=2, min_support=0.01, min_confidence=0.05, min_baskets=3)
+    out = recommend(
+        df, top_n=2, sources=["bought_with", "popular"], min_support=0.01, min_baskets=3
+    )
     assert out.where("lift IS NOT NULL").count() == 0
+    assert {r.reason for r in out.collect()} == {"popular"}

@@ -18,6 +18,7 @@ from deltalake import DeltaTable
 from lakehouse import pipeline
 from lakehouse.config import load_project
 from lakehouse.marts.recommend_eval import evaluate
+from lakehouse.marts.recommendations import REASONS
 from lakehouse.serving import __main__ as serve_main
 from lakehouse.serving import security
 from lakehouse.serving.app import create_app
@@ -104,19 +105,37 @@ def test_recommendations_mart_is_full_and_evaluates(spark, project, gold):
         "status <> 'cancelled' AND customer_id IS NOT NULL AND product_id IS NOT NULL"
     )
     assert recs.count() > 0
-    # the popular top-up gives every buyer five products they have not bought
+    # popularity and ALS fill the lists: every buyer gets five products, each with a reason
     assert {r.customer_id for r in recs.select("customer_id").distinct().collect()} == {
         r.customer_id for r in buyers.select("customer_id").distinct().collect()
     }
     assert recs.groupBy("customer_id").count().where("count <> 5").count() == 0
-    assert recs.join(buyers, ["customer_id", "product_id"]).count() == 0
+    assert {r.reason for r in recs.select("reason").distinct().collect()} <= set(REASONS)
+    assert recs.where("(reason = 'bought_with') <> (because IS NOT NULL)").count() == 0
+    # a product the customer has bought comes back only as "buy again"
+    owned = recs.join(
+        buyers.select("customer_id", "product_id").distinct(), ["customer_id", "product_id"]
+    )
+    assert owned.where("reason <> 'buy_again'").count() == 0
     params = project.table("gold.mart_recommendations").spec.params
-    scores, baskets = evaluate(gold("fct_order_positions"), params, days=1, k=5)
-    assert baskets > 0
-    assert [s.method for s in scores][-1] == "most popular (baseline)"
-    for s in scores:
+    result = evaluate(gold("fct_order_positions"), params, days=1, tuned=False)
+    assert result.train_baskets > 0
+    assert result.scores[0].method == "most popular (baseline)"
+    for s in result.scores:
         assert s.customers > 0 and 0 <= s.hits <= s.customers
         assert 0 <= s.relevant <= 5 * s.customers
+
+
+def test_demand_forecast_mart_is_written(gold):
+    forecast = gold("mart_demand_forecast")
+    sales = gold("mart_item_sales_daily")
+    last = sales.agg({"order_date": "max"}).first()[0]
+    rows = forecast.collect()
+    assert rows and {r.origin for r in rows} == {last}
+    assert {r.horizon for r in rows} == set(range(1, 15))
+    assert all(0 <= r.units_low <= r.units <= r.units_high for r in rows)
+    # three days are too few to train on: the same-weekday mean stands in, and says so
+    assert {r.model for r in rows} == {"weekday mean"}
 
 
 def test_customer_profile_scores_and_recommendations(api, gold):

@@ -316,3 +316,106 @@ def test_truth_is_what_a_correct_pipeline_computes(spark, landing, manifests):
         assert truth[day]["order_intake"] == pytest.approx(float(intake[day]), abs=0.01), day
         assert truth[day]["revenue"] == pytest.approx(float(revenue.get(day, 0)), abs=0.01), day
         assert truth[day]["orders"] == sum(1 for o in status if o[1:9] == day.replace("-", ""))
+
+
+# --- the shoppers' behaviour: planted as the manifest says --------------------------------
+
+
+@pytest.fixture(scope="module")
+def sim(spark, tmp_path_factory):
+    """The same simulator as the landing's, to recompute its clean records."""
+    return Simulator(
+        spark, load_preset("tiny"), landing=tmp_path_factory.mktemp("unused"), seed=SEED
+    )
+
+
+@pytest.fixture(scope="module")
+def stories(spark, sim):
+    """The orders of the three days with their kind and fixed first line, and the
+    catalogue's categories."""
+    from lakehouse.simulator.orders import placed_orders
+
+    w = sim.ctx.world
+    orders = placed_orders(sim.ctx, 0, DAYS - 1).select(
+        "_day", "order_id", "customer_id", "_kind", w.product_id(F.col("_fix1")).alias("first")
+    )
+    category = w.category(w.category_index(F.col("id")), "category")
+    products = spark.range(sim.settings.products).select(
+        w.product_id(F.col("id")).alias("product_id"), category.alias("category")
+    )
+    return orders.collect(), {r.product_id: r.category for r in products.collect()}
+
+
+def test_the_manifest_records_the_behaviour_and_volumes_stay(manifests, sim, stories):
+    orders, _ = stories
+    for day, m in enumerate(manifests):
+        kinds = m["behaviour"]["orders_by_kind"]
+        assert sum(kinds.values()) == sim.calendar.orders(day)
+        assert sum(1 for o in orders if o._day == day) == sim.calendar.orders(day)
+        got = {k: sum(1 for o in orders if o._day == day and o._kind == k) for k in kinds}
+        assert got == kinds
+        assert m["behaviour"]["settings"]["taste_share"] == sim.settings.behaviour.taste_share
+    assert manifests[1]["behaviour"]["orders_by_kind"]["follow_up"] > 0
+
+
+def test_repeat_customers_buy_their_consumable_on_their_day(manifests, sim, stories):
+    orders, category = stories
+    consumables = set(sim.settings.behaviour.repeats.categories)
+    for day, m in enumerate(manifests):
+        repeats = [o for o in orders if o._day == day and o._kind == "repeat"]
+        assert sorted(o.customer_id for o in repeats) == m["behaviour"]["repeat_customers"]["keys"]
+        assert all(category[o.first] in consumables for o in repeats)
+
+
+def test_follow_ups_bring_a_complement_of_an_earlier_anchor(sim, stories):
+    orders, category = stories
+    pairs = {p.anchor: set(p.complements) for p in sim.settings.behaviour.complements.pairs}
+    follow_ups = [o for o in orders if o._kind == "follow_up"]
+    assert follow_ups
+    for f in follow_ups:
+        anchors = [
+            o
+            for o in orders
+            if o._kind == "anchor" and o.customer_id == f.customer_id and o._day < f._day
+        ]
+        assert any(category[f.first] in pairs[category[a.first]] for a in anchors), f
+
+
+def test_new_products_are_nowhere_before_their_launch(spark, landing, manifests):
+    new = {n["product_id"] for n in manifests[-1]["behaviour"]["new_products"]}
+    assert all(n["launch_day_index"] >= DAYS for n in manifests[-1]["behaviour"]["new_products"])
+    assert new
+    for name, column in (
+        ("products", "product_id"),
+        ("stock_levels", "product_id"),
+        ("order_positions", "product_id"),
+        ("pos_sales", "sku"),
+        ("web_events", "product_id"),
+    ):
+        paths = [p for m in manifests for p in _files(landing, name, m["day"])]
+        seen = {r[0] for r in _read(spark, name, paths).select(column).distinct().collect()}
+        assert not (seen & new), name
+
+
+def test_promoted_products_sell_at_their_discount(spark, manifests, sim):
+    from lakehouse.simulator.orders import positions
+
+    w = sim.ctx.world
+    lines = positions(sim.ctx, 0, DAYS - 1)
+    pidx = F.substring("product_id", 2, 7).cast("long")
+    priced = lines.select(
+        "_day",
+        "product_id",
+        "unit_price",
+        w.list_price(pidx, w.category_index(pidx), F.col("_day")).alias("list_price"),
+    ).collect()
+    checked = 0
+    for day, m in enumerate(manifests):
+        discounts = m["behaviour"]["promotions"]["discounts"]
+        assert len(discounts) == m["behaviour"]["promotions"]["count"] > 0
+        for r in priced:
+            if r._day == day and r.product_id in discounts:
+                limit = float(r.list_price) * (1 - discounts[r.product_id])
+                assert float(r.unit_price) <= limit + 0.006, r
+                checked += 1
+    assert checked > 0

@@ -19,6 +19,7 @@ from pydantic.json_schema import GenerateJsonSchema
 from lakehouse.config.expectations import Suite
 from lakehouse.config.harmonisation import HarmonisationSpec
 from lakehouse.config.settings import LakehouseSpec
+from lakehouse.config.shopper_behaviour import Behaviour
 from lakehouse.config.simulation import Defects, PresetsFile
 from lakehouse.config.tables import BronzeSpec, GoldSpec, SilverSpec
 
@@ -31,6 +32,7 @@ CONFIG_FILES: dict[str, type[BaseModel]] = {
     "harmonisation": HarmonisationSpec,
     "simulator_presets": PresetsFile,
     "simulator_defects": Defects,
+    "simulator_behaviour": Behaviour,
 }
 
 

@@ -99,6 +99,7 @@ class Settings(Volumes):
     preset: Text = "custom"
     defects: Defects = Defects(sources={})
     world: Any = None
+    behaviour: Any = None  # lakehouse.config.shopper_behaviour.Behaviour
 
     @model_validator(mode="after")
     def _dates_and_counts(self) -> Settings:

@@ -7,8 +7,12 @@ from seed and settings alone, without state kept between runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
 
 from lakehouse.simulator.presets import Settings
 from lakehouse.simulator.rng import Rng
@@ -21,6 +25,7 @@ class Calendar:
         world = settings.world
         self.weekly = world["weekly"]
         self.baskets = world["basket_sizes"]
+        self._customers_before = [settings.initial_customers]
 
     def date(self, day: int) -> date:
         return self.settings.start_date + timedelta(days=day)
@@ -66,7 +71,12 @@ class Calendar:
 
     def customers_before(self, day: int) -> int:
         """Customers that exist when the day starts: the initial base plus earlier sign-ups."""
-        return self.settings.initial_customers + sum(self.new_customers(d) for d in range(day))
+        # A running sum, kept: the stories of a day look up many days' counts.
+        known = self._customers_before
+        while len(known) <= day:
+            d = len(known) - 1
+            known.append(known[-1] + self.new_customers(d))
+        return known[max(day, 0)]
 
     def receipts(self, day: int) -> int:
         s = self.settings
@@ -80,3 +90,10 @@ class Calendar:
 
     def partitions(self, rows: int) -> int:
         return max(1, -(-rows // self.settings.rows_per_partition))
+
+
+def per_day(first: int, last: int, value: Callable[[int], object], day: Column) -> Column:
+    """A per-day driver-side value (e.g. customers so far) looked up by a day column."""
+    days = list(range(max(first, 0), last + 1))
+    values = F.array(*[F.lit(value(d)) for d in days])
+    return F.element_at(values, day - days[0] + 1)

@@ -10,9 +10,10 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.simulator import render
+from lakehouse.simulator.calendar import per_day
 from lakehouse.simulator.orders import DAY, epoch, order_time
 from lakehouse.simulator.rng import between
-from lakehouse.simulator.source_model import Context, SourceModel, day_rows, last_at_most, per_day
+from lakehouse.simulator.source_model import Context, SourceModel, day_rows, last_at_most
 
 BIRTH_DAYS = (-7305, 13878)  # 1950-01-01 .. 2007-12-31 as days since 1970
 

@@ -14,8 +14,10 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.simulator import render
+from lakehouse.simulator.calendar import per_day
+from lakehouse.simulator.episodes import returning_customer
 from lakehouse.simulator.rng import between, element, weighted_index
-from lakehouse.simulator.source_model import Context, SourceModel, day_rows, per_day
+from lakehouse.simulator.source_model import Context, SourceModel, day_rows
 
 DAY = 86400
 
@@ -81,17 +83,15 @@ def placed_orders(ctx: Context, first: int, last: int) -> DataFrame:
     new_today = per_day(first, last, cal.new_customers, day)
     compact = F.date_format(F.date_add(F.lit(ctx.settings.start_date), day), "yyyyMMdd")
     is_new = oidx < new_today
-    returning = F.least(
-        F.floor(F.pow(rng.u("returning", day, oidx), 1.4) * existing), existing - 1
-    ).cast("long")
+    returning = returning_customer(rng.u("returning", day, oidx), existing)
     store = rng.u("channel", day, oidx) < ctx.settings.store_order_share
     channel = F.when(store, F.lit("store")).otherwise(F.lit("web"))
     shop = F.when(
         store, shop_choice(ctx, rng.u("store_shop", day, oidx), "physical", day, first, last)
     ).otherwise(shop_choice(ctx, rng.u("web_shop", day, oidx), "online", day, first, last))
-    return base.select(
+    orders = base.select(
         "_day",
-        F.col("idx").alias("_oidx"),
+        "idx",
         F.concat(F.lit("O"), compact, F.lit("-"), F.lpad(oidx.cast("string"), 7, "0")).alias(
             "order_id"
         ),
@@ -99,7 +99,10 @@ def placed_orders(ctx: Context, first: int, last: int) -> DataFrame:
         channel.alias("channel"),
         shop.alias("shop_id"),
         order_time(ctx, day, oidx).alias("order_ts"),
-    ).select(
+    )
+    # Who comes back for what: anchors, follow-ups, repeat purchases (see episodes).
+    orders = ctx.episodes.annotate(orders, first, last).withColumnRenamed("idx", "_oidx")
+    return orders.select(
         "*",
         w.customer_id(F.col("_cidx")).alias("customer_id"),
         F.when(F.col("channel") == "store", shop_tz(ctx, F.col("shop_id")))
@@ -196,18 +199,32 @@ def positions(ctx: Context, first: int, last: int) -> DataFrame:
     ).otherwise(weighted_index(rng.u("basket", oid), baskets["web"]))
     lines = orders.withColumn("position_no", F.explode(F.sequence(F.lit(1), size + 1)))
     pno = F.col("position_no")
-    pidx = w.popular_product(rng.u("product", oid, pno))
-    lines = lines.withColumn("_pidx", pidx).withColumn("_cat", w.category_index(F.col("_pidx")))
-    price = w.list_price(F.col("_pidx"), F.col("_cat"), F.col("_day"))
-    discounted = rng.u("discount", oid, pno) < 0.15
-    off = between(rng.u("discount_pct", oid, pno), 5, 30) / 100.0
-    unit_price = F.when(discounted, F.round(price * (1 - off), 2)).otherwise(price)
+    keys = [oid, pno]
+    shoppers, assortment = w.shoppers, w.assortment
+    lines = shoppers.with_category(lines, "_cidx", "_day", keys)
+    lines = shoppers.with_product(lines, "_cidx", "_day", keys, out="_drawn")
+    fixed = F.when(pno == 1, F.col("_fix1")).when(pno == 2, F.col("_fix2"))
+    lines = lines.withColumns(
+        {
+            "_pidx": F.coalesce(fixed, F.col("_drawn")),
+            "_cat": F.when(fixed.isNull(), F.col("_cat")).otherwise(w.category_index(fixed)),
+        }
+    )
+    day, pidx = F.col("_day"), F.col("_pidx")
+    price = w.list_price(pidx, F.col("_cat"), day)
+    coupon = F.when(
+        rng.u("discount", oid, pno) < 0.15, between(rng.u("discount_pct", oid, pno), 5, 30) / 100.0
+    ).otherwise(F.lit(0.0))
+    off = F.greatest(coupon, assortment.discount(pidx, day))
+    unit_price = F.when(off > 0, F.round(price * (1 - off), 2)).otherwise(price)
     extra = rng.u("quantity", oid, pno)
-    quantity = (
+    drawn_qty = (
         F.when(extra < 0.8, 1)
         .when(extra < 0.95, 2)
         .otherwise(between(rng.u("qty", oid, pno), 3, 6))
     )
+    own_qty = F.when((pno == 1) & F.col("_fix_qty").isNotNull(), F.col("_fix_qty"))
+    quantity = F.coalesce(own_qty, drawn_qty) + shoppers.extra_unit(keys, pidx, day)
     return lines.select(
         "_day",
         F.col("_day").alias("_order_day"),

@@ -10,9 +10,10 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.simulator import render
+from lakehouse.simulator.calendar import per_day
 from lakehouse.simulator.orders import epoch, shop_choice
 from lakehouse.simulator.rng import between, element, weighted_index
-from lakehouse.simulator.source_model import Context, SourceModel, day_rows, per_day
+from lakehouse.simulator.source_model import Context, SourceModel, day_rows
 
 PAYMENT = (("card", 55), ("cash", 30), ("mobile", 15))
 
@@ -29,14 +30,14 @@ def pos_rows(ctx: Context, first: int, last: int) -> DataFrame:
     existing = per_day(first, last, cal.customers_before, day)
     member = F.least(F.floor(F.pow(rng.u("loyal", day, ridx), 1.4) * existing), existing - 1)
     compact = F.date_format(F.date_add(F.lit(ctx.settings.start_date), day), "yyyyMMdd")
+    card = rng.u("card", day, ridx) < 0.4
     receipts = receipts.select(
         "_day",
         "idx",
         store.alias("store_code"),
         sold_at.alias("sold_at"),
-        F.when(rng.u("card", day, ridx) < 0.4, w.customer_id(member.cast("long"))).alias(
-            "loyalty_card"
-        ),
+        F.when(card, member.cast("long")).alias("_member"),
+        F.when(card, w.customer_id(member.cast("long"))).alias("loyalty_card"),
         element(
             [p for p, _ in PAYMENT],
             weighted_index(rng.u("pay", day, ridx), [s for _, s in PAYMENT]),
@@ -63,13 +64,18 @@ def pos_rows(ctx: Context, first: int, last: int) -> DataFrame:
         F.explode(F.sequence(F.lit(1), size)).alias("line_no"),
     )
     rno, lno = F.col("receipt_no"), F.col("line_no")
-    pidx = w.popular_product(rng.u("sku", rno, lno))
-    lines = lines.withColumn("_pidx", pidx).withColumn("_cat", w.category_index(F.col("_pidx")))
-    price = w.list_price(F.col("_pidx"), F.col("_cat"), day)
-    promo = rng.u("promo", rno, lno) < 0.1
-    cents = F.when(promo, F.floor(price * 90)).otherwise(price * 100).cast("long")
+    # A card holder buys to their tastes; a sale without a card follows the shop's mix.
+    keys = [rno, lno]
+    lines = w.shoppers.with_category(lines, "_member", "_day", keys)
+    lines = w.shoppers.with_product(lines, "_member", "_day", keys)
+    pidx = F.col("_pidx")
+    price = w.list_price(pidx, F.col("_cat"), day)
+    till_promo = F.when(rng.u("promo", rno, lno) < 0.1, F.lit(0.1)).otherwise(F.lit(0.0))
+    off = F.greatest(till_promo, w.assortment.discount(pidx, day))
+    cents = F.when(off > 0, F.floor(price * (1 - off) * 100)).otherwise(price * 100).cast("long")
     q = rng.u("qty", rno, lno)
     qty = F.when(q < 0.85, 1).when(q < 0.96, 2).otherwise(between(rng.u("qty_n", rno, lno), 3, 5))
+    qty = qty + w.shoppers.extra_unit(keys, pidx, day)
     return lines.select(
         "_day",
         "receipt_no",

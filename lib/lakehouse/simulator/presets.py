@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse.config.reading import ConfigError, load, parse, read_yaml
+from lakehouse.config.shopper_behaviour import load_behaviour
 from lakehouse.config.simulation import DEFECT_KINDS, Defects, PresetsFile, Settings
 
 __all__ = ["CONF_DIR", "DEFECT_KINDS", "Settings", "load_preset"]
@@ -26,7 +27,9 @@ CONF_DIR = next(
 def load_preset(
     name: str = "demo", conf_dir: str | Path | None = None, **overrides: Any
 ) -> Settings:
-    """Read a preset (tiny, demo, large) with the defect rates and the world it draws from."""
+    """Read a preset (tiny, demo, large) with the defect rates, the world it draws from and
+    how its shoppers behave."""
+
     folder = Path(conf_dir) if conf_dir else CONF_DIR
     presets_file = folder / "presets.yaml"
     presets = load(PresetsFile, presets_file)
@@ -41,4 +44,5 @@ def load_preset(
     settings = parse(Settings, merged, presets_file, f"presets.{name}")
     defects = load(Defects, folder / "defects.yaml")
     world = read_yaml(folder / "world.yaml")
-    return settings.with_overrides(defects=defects, world=world, **overrides)
+    behaviour = load_behaviour(folder / "behaviour.yaml", world["catalogue"])
+    return settings.with_overrides(defects=defects, world=world, behaviour=behaviour, **overrides)

@@ -12,12 +12,14 @@ from lakehouse.simulator.source_model import Context, SourceModel, day_rows
 
 
 def product_rows(ctx: Context, first: int, last: int) -> DataFrame:
-    """Day 0: the whole catalogue. Later days: the products whose list price changed."""
+    """Day 0: the whole catalogue. Later days: the products whose list price changed, and the
+    new products on the day they come out."""
     w, n = ctx.world, ctx.settings.products
     frame = day_rows(ctx, first, last, lambda d: n)
     pidx, day = F.col("idx"), F.col("_day")
-    changed = (day == 0) | (w.price_version(pidx, day) != w.price_version(pidx, day - 1))
-    frame = frame.where(changed).withColumn("_cat", w.category_index(pidx))
+    launch = w.assortment.launch_day(pidx)
+    changed = (day == launch) | (w.price_version(pidx, day) != w.price_version(pidx, day - 1))
+    frame = frame.where(changed & (day >= launch)).withColumn("_cat", w.category_index(pidx))
     cat = F.col("_cat")
     brand = w.brand(pidx, cat)
     # The catalogue job runs at night, before the shops open.
@@ -64,7 +66,8 @@ def stock_rows(ctx: Context, first: int, last: int) -> DataFrame:
     pidx = F.floor(F.col("idx") / len(ids)).cast("long")
     frame = frame.select("_day", pidx.alias("_pidx"), shop_no.alias("_shop"))
     opened = F.element_at(F.array(*[F.lit(o) for o in opening]), F.col("_shop") + 1)
-    frame = frame.where(F.col("_day") >= opened)
+    launched = w.assortment.launch_day(F.col("_pidx"))
+    frame = frame.where((F.col("_day") >= opened) & (F.col("_day") >= launched))
     shop_id = F.element_at(F.array(*[F.lit(i) for i in ids]), F.col("_shop") + 1)
     online = F.element_at(
         F.array(*[F.lit(s.shop_type == "online") for s in shops + late_shops]), F.col("_shop") + 1

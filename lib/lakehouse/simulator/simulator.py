@@ -14,9 +14,11 @@ from typing import Any
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from lakehouse.simulator.behaviour_truth import behaviour_settings, behaviour_truth
 from lakehouse.simulator.calendar import Calendar
 from lakehouse.simulator.customers import customers_model
 from lakehouse.simulator.defects import Defects
+from lakehouse.simulator.episodes import Episodes
 from lakehouse.simulator.feeds import Source, load_contract
 from lakehouse.simulator.landing_writer import DefectTally, write_lines, write_parquet, write_text
 from lakehouse.simulator.orders import orders_model, positions_model
@@ -28,6 +30,7 @@ from lakehouse.simulator.shops import shops_model
 from lakehouse.simulator.source_model import Context
 from lakehouse.simulator.truth import Truth
 from lakehouse.simulator.web import web_model
+from lakehouse.simulator.world import World
 
 MODELS = (
     customers_model,
@@ -92,9 +95,11 @@ class Simulator:
         self.seed = int(seed)
         rng = Rng(self.seed)
         calendar = Calendar(self.settings, rng)
-        from lakehouse.simulator.world import World
-
-        self.ctx = Context(spark, self.settings, rng, calendar, World(self.settings, rng))
+        world = World(self.settings, rng)
+        episodes = Episodes(
+            self.settings.behaviour, calendar, rng, world.assortment, world.shoppers
+        )
+        self.ctx = Context(spark, self.settings, rng, calendar, world, episodes)
         self.contract = contract or load_contract()
         models = {m.name: m for m in (make(self.ctx) for make in MODELS)}
         self.defects = {
@@ -142,13 +147,14 @@ class Simulator:
                 for day in days:
                     sources[day][name] = exported[day]
             truths = self.truth.as_of(first, last)
+            behaviour = behaviour_truth(self.ctx, first, last)
         shutil.rmtree(self.landing / STAGING_DIR, ignore_errors=True)
         manifests = []
         for day in days:
             truth, late_older = truths[day]
             if "orders" in sources[day]:
                 sources[day]["orders"]["late_older_versions"] = late_older
-            manifest = self._manifest(day, sources[day], truth)
+            manifest = self._manifest(day, sources[day], truth, behaviour[day])
             self._write_manifest(day, manifest)
             manifests.append(manifest)
         self.last_run_seconds = round(time.monotonic() - started, 3)
@@ -222,7 +228,7 @@ class Simulator:
             "defects": tally.as_dict(),
         }
 
-    def _manifest(self, day: int, sources: dict, truth: dict) -> dict:
+    def _manifest(self, day: int, sources: dict, truth: dict, behaviour: dict) -> dict:
         s = self.settings
         drift = [
             {
@@ -250,6 +256,7 @@ class Simulator:
             "not_simulated": self.not_simulated,
             "sources": sources,
             "truth": truth,
+            "behaviour": {**behaviour, "settings": behaviour_settings(self.ctx)},
         }
 
     def _write_manifest(self, day: int, manifest: dict) -> None:

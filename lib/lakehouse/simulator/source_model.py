@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -13,6 +14,9 @@ from lakehouse.simulator.presets import Settings
 from lakehouse.simulator.rng import Rng
 from lakehouse.simulator.world import World
 
+if TYPE_CHECKING:
+    from lakehouse.simulator.episodes import Episodes
+
 
 @dataclass(frozen=True)
 class Context:
@@ -21,6 +25,7 @@ class Context:
     rng: Rng
     calendar: Calendar
     world: World
+    episodes: Episodes
 
 
 @dataclass(frozen=True)
@@ -93,10 +98,3 @@ def last_at_most(ascending: list[int], value: Column) -> Column:
     none is. One flat expression: a CASE chain per day overflows the stack past a year."""
     bounds = F.array(*[F.lit(b) for b in ascending])
     return F.size(F.filter(bounds, lambda b: b <= value)) - 1
-
-
-def per_day(first: int, last: int, value: Callable[[int], object], day: Column) -> Column:
-    """A per-day driver-side value (e.g. customers so far) looked up by a day column."""
-    days = list(range(max(first, 0), last + 1))
-    values = F.array(*[F.lit(value(d)) for d in days])
-    return F.element_at(values, day - days[0] + 1)

@@ -10,9 +10,10 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from lakehouse.simulator import render
+from lakehouse.simulator.calendar import per_day
 from lakehouse.simulator.orders import DAY, epoch
 from lakehouse.simulator.rng import between, weighted_index
-from lakehouse.simulator.source_model import Context, SourceModel, day_rows, per_day
+from lakehouse.simulator.source_model import Context, SourceModel, day_rows
 
 
 def _hex(h: Column) -> Column:
@@ -66,6 +67,10 @@ def web_rows(ctx: Context, first: int, last: int) -> DataFrame:
         w.popular_product(rng.u("web_focus", sid))
     )
     events = events.withColumn("_pidx", pidx).withColumn("_cat", w.category_index(F.col("_pidx")))
+    # nobody views a product before it comes out: the category's best seller instead
+    events = events.withColumn(
+        "_pidx", w.assortment.launched(F.col("_pidx"), F.col("_cat"), F.col("_day"))
+    )
     at = F.col("_start") + (j - 1) * F.col("_step")
     last_two = j >= F.col("_len") - 1
     kind = (

@@ -14,8 +14,10 @@ from typing import Any
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
+from lakehouse.simulator.assortment import Assortment
 from lakehouse.simulator.presets import Settings
 from lakehouse.simulator.rng import Rng, between, element, index_of, weighted_index
+from lakehouse.simulator.shoppers import Shoppers
 
 MODEL_SUFFIXES = ["", " Pro", " Lite", " Max", " Plus", " Mini", " X"]
 
@@ -34,14 +36,6 @@ class Shop:
 
     def open_on(self, day: int) -> bool:
         return self.opens_on_day is None or day >= self.opens_on_day
-
-
-def _coprime_step(n: int) -> int:
-    """A multiplier that permutes 0..n-1, so product popularity does not follow id order."""
-    for step in (7919, 104729, 1299709, 15485863):
-        if math.gcd(step, n) == 1:
-            return step
-    return 1
 
 
 class World:
@@ -67,7 +61,15 @@ class World:
             )
             for s in raw["shops"]
         ]
-        self.step = _coprime_step(settings.products)
+        self.assortment = Assortment(
+            settings.products,
+            self.catalogue,
+            settings.behaviour,
+            rng,
+            settings.popularity_skew,
+            settings.start_date.weekday(),
+        )
+        self.shoppers = Shoppers(settings.behaviour, rng, self.assortment, settings.start_date)
 
     # places ----------------------------------------------------------------------------
 
@@ -115,13 +117,11 @@ class World:
         return F.concat(F.lit("P9"), F.lpad(between(u, 0, 999999).cast("string"), 6, "0"))
 
     def popular_product(self, u: Column) -> Column:
-        """A product index; rank r is drawn heavy-tailed, then scattered over the ids."""
-        n = self.s.products
-        rank = F.least(F.floor(F.pow(u, self.s.popularity_skew) * n), F.lit(n - 1)).cast("long")
-        return F.pmod(rank * F.lit(self.step) + F.lit(self.rng.seed % n), F.lit(n)).cast("long")
+        """A product index by overall popularity (rank drawn heavy-tailed, scattered over ids)."""
+        return self.assortment.popular(u)
 
     def category_index(self, pidx: Column) -> Column:
-        return weighted_index(self.rng.u("category", pidx), [c["weight"] for c in self.catalogue])
+        return self.assortment.category_of(pidx)
 
     def category(self, cat: Column, attr: str) -> Column:
         return element([c[attr] for c in self.catalogue], cat)
@@ -133,7 +133,10 @@ class World:
         return F.element_at(options, (F.floor(u * F.size(options)) + 1).cast("int"))
 
     def brand(self, pidx: Column, cat: Column) -> Column:
-        return self._nested_pick(cat, "brands", self.rng.u("brand", pidx))
+        brands = F.element_at(
+            F.array(*[F.array(*[F.lit(v) for v in c["brands"]]) for c in self.catalogue]), cat + 1
+        )
+        return F.element_at(brands, self.assortment.brand_index(pidx, cat) + 1)
 
     def product_name(self, pidx: Column, cat: Column, brand: Column) -> Column:
         noun = self._nested_pick(cat, "nouns", self.rng.u("noun", pidx))
@@ -166,10 +169,6 @@ class World:
 
     def customer_id(self, cidx: Column) -> Column:
         return F.concat(F.lit("C"), F.lpad(cidx.cast("string"), 9, "0"))
-
-    def returning_customer(self, u: Column, existing: int) -> Column:
-        """Loyal customers (low ids, the oldest) order more often than recent ones."""
-        return F.least(F.floor(F.pow(u, 1.4) * existing), F.lit(existing - 1)).cast("long")
 
     def customer_city(self, cidx: Column, version: Column | int = 0) -> Column:
         return self.city_index(self.rng.u("home_city", cidx, version))

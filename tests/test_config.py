@@ -222,7 +222,7 @@ def test_an_additive_model_names_what_it_cannot_add_up(conf_copy, edit, key, mes
             "tables/gold/fct_orders.yaml",
             lambda d: d["changes"].__setitem__("orders", {"sqll": "SELECT 1"}),
             "changes.orders.sqll",
-            "unknown key (expected one of: sql)",
+            "unknown key (expected one of: params, sql)",
         ),
         (
             "tables/gold/fct_orders.yaml",

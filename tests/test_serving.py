@@ -151,9 +151,53 @@ def test_customer_profile_scores_and_recommendations(api, gold):
     assert "birth_year" not in profile and "email" not in profile
     recs = api.ok(f"/api/customers/{row.customer_id}/recommendations")["items"]
     expected = gold("mart_recommendations").where(f"customer_id = '{row.customer_id}'")
-    assert [(r["rank"], r["product_id"]) for r in recs] == [
-        (r.rank, r.product_id) for r in expected.orderBy("rank").collect()
+    assert [(r["rank"], r["product_id"], r["reason"], r["because"]) for r in recs] == [
+        (r.rank, r.product_id, r.reason, r.because) for r in expected.orderBy("rank").collect()
     ]
+    assert all(r["because_name"] for r in recs if r["because"])
+
+
+def test_a_products_forecast_beside_its_sales(api, gold, spark):
+    forecast, sales = gold("mart_demand_forecast"), gold("mart_item_sales_daily")
+    product = _busiest_forecast(spark, gold)
+    answer = api.ok(f"/api/products/{product}/forecast")
+    assert answer["product"]["product_id"] == product
+    mart = forecast.where(f"product_id = '{product}'").collect()
+    series = {(r.shop_id, r.channel) for r in mart}
+    assert {(i["shop_id"], i["channel"]) for i in answer["items"]} == series
+    for item in answer["items"]:
+        rows = sorted(
+            (r for r in mart if (r.shop_id, r.channel) == (item["shop_id"], item["channel"])),
+            key=lambda r: r.forecast_date,
+        )
+        got = [
+            (d["forecast_date"], d["units"], d["units_low"], d["units_high"])
+            for d in item["forecast"]
+        ]
+        assert got == [(str(r.forecast_date), r.units, r.units_low, r.units_high) for r in rows]
+        days = [d["day"] for d in item["actuals"]]
+        assert len(days) == 28 and days[-1] == item["origin"] == str(rows[0].origin)
+        assert days == sorted(set(days))  # 28 days in a row, zeros included
+        sold = sales.where(
+            f"product_id = '{product}' AND shop_id = '{item['shop_id']}' "
+            f"AND channel = '{item['channel']}' AND order_date BETWEEN '{days[0]}' AND '{days[-1]}'"
+        )
+        by_day = {str(r.order_date): r.units for r in sold.collect()}
+        assert {d["day"]: d["units"] for d in item["actuals"] if d["units"]} == by_day
+    shop = answer["items"][0]["shop_id"]
+    narrowed = api.ok(f"/api/products/{product}/forecast", shop=shop)["items"]
+    assert narrowed and {i["shop_id"] for i in narrowed} == {shop}
+
+    gold("dim_product")
+    (unsold,) = spark.sql(
+        "SELECT product_id FROM dim_product WHERE is_current AND product_id NOT IN "
+        "(SELECT product_id FROM mart_demand_forecast) AND product_id <> '-1' ORDER BY 1 LIMIT 1"
+    ).first()
+    none = api.ok(f"/api/products/{unsold}/forecast")
+    assert none["items"] == [] and "sold nothing" in none["empty_because"]
+    assert api.get("/api/products/NOTHING/forecast")[0] == 404
+    status, body = api.get(f"/api/products/{product}/forecast", channel="web;drop")
+    assert status == 422 and invalid_params(body) == {"channel"}
 
 
 def test_products_bought_with_a_product(spark, api, gold, project):
@@ -411,6 +455,7 @@ def test_openapi_lists_every_question(api):
         "/api/sales/drop-off",
         "/api/shipping/lag",
         "/api/customers-by-period",
+        "/api/products/{product_id}/forecast",
     } <= paths
     status, page = api.get("/docs")
     assert status == 200 and "/static/docs.js" in page
@@ -526,6 +571,13 @@ def _check_dashboard(browser, api, shop="", first="", last=""):
     _check_labels(browser, api)
 
 
+def _busiest_forecast(spark, gold) -> str:
+    gold("mart_demand_forecast")
+    return spark.sql(
+        "SELECT product_id FROM mart_demand_forecast GROUP BY 1 ORDER BY sum(units) DESC, 1 LIMIT 1"
+    ).first()[0]
+
+
 def _shown(browser) -> dict:
     """chart -> (rendered, {(series, label): value}) as the page drew it."""
     return {
@@ -617,6 +669,47 @@ def test_dashboard_in_headless_chromium(s3_api, gold, spark, tmp_path):
             "$('customer').textContent.includes('No recommendations') && $('customer').textContent"
         )
         assert lonely in said and none["empty_because"] in said and "<" not in said
+
+        # A customer's recommendations say why, in words.
+        (known,) = spark.sql(
+            "SELECT customer_id FROM mart_recommendations GROUP BY 1 "
+            "ORDER BY count(DISTINCT reason) DESC, 1 LIMIT 1"
+        ).first()
+        browser.evaluate(
+            f"$('customer-id').value = '{known}'; $('customer-form').requestSubmit(); true"
+        )
+        browser.wait_for("$('customer').querySelectorAll('tr').length > 1")
+        whys = json.loads(
+            browser.evaluate(
+                "JSON.stringify([...$('customer').querySelectorAll('tr')]"
+                ".slice(1).map(r => r.cells[3].textContent))"
+            )
+        )
+        assert whys and all(w and "_" not in w for w in whys), whys
+
+        # A product's forecast: the busiest shop and channel's days, as the API gives them.
+        product = _busiest_forecast(spark, gold)
+        browser.evaluate(
+            f"$('product-id').value = '{product}'; $('forecast-form').requestSubmit(); true"
+        )
+        browser.wait_for("$('forecast').dataset.rendered === 'yes'")
+        drawn = {
+            (s, label): float(v)
+            for s, label, v in json.loads(
+                browser.evaluate(
+                    "JSON.stringify([...$('forecast').querySelectorAll('[data-value]')]"
+                    ".map(m => [m.dataset.series, m.dataset.label, m.dataset.value]))"
+                )
+            )
+        }
+        item = max(
+            api.ok(f"/api/products/{product}/forecast")["items"],
+            key=lambda i: sum(d["units"] for d in i["forecast"]),
+        )
+        want = {("units_sold", d["day"]): d["units"] for d in item["actuals"]}
+        want |= {("units_forecast", d["forecast_date"]): d["units"] for d in item["forecast"]}
+        assert drawn.keys() == want.keys() and all(close(drawn[k], v) for k, v in want.items())
+        assert browser.evaluate("$('forecast').querySelectorAll('polygon.band').length") == 1
         assert browser.evaluate("JSON.stringify(window.refused)") == "[]"
 
         browser.call("Page.navigate", url=f"{api.url}/docs")  # Swagger UI, served offline

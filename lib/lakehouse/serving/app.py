@@ -6,7 +6,7 @@ checks), runs queries from ``queries`` in the request's snapshot, and answers wi
 """
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -18,6 +18,7 @@ from lakehouse.serving import queries as q
 from lakehouse.serving import security
 from lakehouse.serving.params import (
     AsOf,
+    Channel,
     CustomerId,
     DateFrom,
     DateTo,
@@ -39,6 +40,8 @@ from lakehouse.serving.snapshot import GoldReader, Snapshot, TableMissing
 STATIC = Path(__file__).parent / "static"
 # The money the marts hold. Not in the configuration yet: a constant until it is.
 CURRENCY = "EUR"
+# The days of sales shown before a forecast: four weeks show its weekly pattern.
+HISTORY_DAYS = 28
 
 
 def snapshot(request: Request) -> Iterator[Snapshot]:
@@ -179,6 +182,41 @@ def create_app(reader: GoldReader, token: str | None = None) -> FastAPI:
             raise HTTPException(404, f"unknown product '{product_id}'")
         page = paged(snap, q.BOUGHT_WITH, {"product_id": product_id}, limit, offset)
         return {**page, "product": product[0]}
+
+    @app.get(
+        "/api/products/{product_id}/forecast",
+        summary=f"A product's units for each of the next 14 days with an 80 % interval, per "
+        f"shop and channel (`shop`, `channel` narrow it), beside the units it sold on the "
+        f"{HISTORY_DAYS} days before (zeros included)",
+    )
+    def forecast(snap: Snap, product_id: ProductId, shop: Shop = None, channel: Channel = None):
+        check_shop(snap, shop)
+        product = rows(snap, q.PRODUCT, product_id=product_id)
+        if not product:
+            raise HTTPException(404, f"unknown product '{product_id}'")
+        series = {"product_id": product_id, "shop": shop, "channel": channel}
+        ahead = rows(snap, q.FORECAST, **series)
+        if not ahead:
+            why = "the product sold nothing in the forecast's last 8 weeks" + (
+                " at this shop and channel" if shop or channel else ""
+            )
+            return answer(snap, [], product=product[0], empty_because=why)
+        origin = date.fromisoformat(str(ahead[0]["origin"]))  # answers carry ISO text
+        first = origin - timedelta(days=HISTORY_DAYS - 1)
+        sold = rows(snap, q.FORECAST_ACTUALS, **series, first_day=first, origin=origin)
+        units = {(r["shop_id"], r["channel"], str(r["order_date"])): r["units"] for r in sold}
+        days = [(first + timedelta(days=i)).isoformat() for i in range(HISTORY_DAYS)]
+        items: dict[tuple[str, str], dict[str, Any]] = {}
+        for r in ahead:
+            key = (r["shop_id"], r["channel"])
+            if key not in items:
+                history = [{"day": d, "units": units.get((*key, d), 0)} for d in days]
+                items[key] = dict(zip(("shop_id", "channel"), key, strict=True))
+                items[key].update(model=r["model"], origin=str(origin), actuals=history)
+                items[key]["forecast"] = []
+            bounds = ("forecast_date", "horizon", "units", "units_low", "units_high")
+            items[key]["forecast"].append({k: r[k] for k in bounds})
+        return answer(snap, list(items.values()), product=product[0])
 
     @app.get("/api/sales/trend", summary="Orders, intake, revenue and AOV per day or month")
     def trend(

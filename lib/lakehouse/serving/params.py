@@ -84,6 +84,7 @@ DateFrom = iso_date("first day, YYYY-MM-DD (inclusive)", alias="from")
 DateTo = iso_date("last day, YYYY-MM-DD (inclusive)", alias="to")
 AsOf = iso_date("last day, YYYY-MM-DD (default: the latest sale)")
 Shop = Annotated[str | None, Query(pattern=ID, description="a shop_id (see /api/shops)")]
+Channel = Annotated[str | None, Query(pattern=ID, description="a sales channel: web or store")]
 Limit = integer("rows per page (1-1000)", ge=1, le=1000)
 Offset = integer("rows to skip")
 Weeks = integer("the window: 4, 12, 24 or 52 weeks to the latest sale", one_of=WEEKS)

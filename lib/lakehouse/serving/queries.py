@@ -31,15 +31,40 @@ PROFILE = Query(
     ["mart_customer_profile", "mart_customer_rfm"],
 )
 
+# reason: buy_again, bought_with (because: the product bought), customers_like_you, popular
 RECOMMENDATIONS = Query(
     """
-    SELECT r.rank, r.product_id, d.product_name, d.brand, d.category, r.score, r.lift
+    SELECT r.rank, r.product_id, d.product_name, d.brand, d.category, r.score, r.reason,
+           r.because, b.product_name AS because_name, r.lift
     FROM mart_recommendations r
     LEFT JOIN dim_product d ON d.product_id = r.product_id AND d.is_current
+    LEFT JOIN dim_product b ON b.product_id = r.because AND b.is_current
     WHERE r.customer_id = $customer_id
     ORDER BY r.rank
     """,
     ["mart_recommendations", "dim_product"],
+)
+
+_SERIES = """product_id = $product_id AND ($shop IS NULL OR shop_id = $shop)
+      AND ($channel IS NULL OR channel = $channel)"""
+
+# A product's forecast per shop and channel, and the units it sold on the days up to the
+# forecast's origin (the mart holds sold days only: the API adds the days without a sale).
+FORECAST = Query(
+    f"""
+    SELECT shop_id, channel, origin, forecast_date, horizon, units, units_low, units_high, model
+    FROM mart_demand_forecast WHERE {_SERIES}
+    ORDER BY shop_id, channel, forecast_date
+    """,
+    ["mart_demand_forecast"],
+)
+
+FORECAST_ACTUALS = Query(
+    f"""
+    SELECT shop_id, channel, order_date, units FROM mart_item_sales_daily
+    WHERE {_SERIES} AND order_date >= $first_day AND order_date <= $origin
+    """,
+    ["mart_item_sales_daily"],
 )
 
 # Why a known customer has no recommendations: none of their purchases was kept, or they came
@@ -340,6 +365,8 @@ SERVED_TABLES = sorted(
             NEW_VS_RETURNING,
             NEW_VS_RETURNING_OF_SHOP,
             SHOPS,
+            FORECAST,
+            FORECAST_ACTUALS,
         )
         for name in query.tables
     }

@@ -16,6 +16,8 @@ const MEASURES = {
   avg_days_to_deliver: { label: "Days to deliver (average)", unit: "days", color: "#5b7f2a" },
   new_customers: { label: "New customers", unit: "count", color: "#d4609c" },
   returning_customers: { label: "Returning customers", unit: "count", color: "#6b6ecf" },
+  units_sold: { label: "Units sold", unit: "units", color: "#4d4d4d" },
+  units_forecast: { label: "Units forecast", unit: "units", color: "#a0522d" },
 };
 
 const Format = {
@@ -27,6 +29,7 @@ const Format = {
     }).format(v);
   },
   count: (v) => new Intl.NumberFormat("en-GB", { maximumFractionDigits: 0 }).format(v),
+  units: (v) => new Intl.NumberFormat("en-GB", { maximumFractionDigits: 1 }).format(v),
   percent: (v) => `${new Intl.NumberFormat("en-GB", { maximumFractionDigits: 1 }).format(v)} %`,
   days: (v) => `${new Intl.NumberFormat("en-GB", { maximumFractionDigits: 1 }).format(v)} d`,
   value(unit, v, compact = true) {
@@ -58,7 +61,7 @@ function ticks(min, max, unit) {
   const span = max - min || 1;
   let step = 10 ** Math.floor(Math.log10(span / 4));
   for (const m of [1, 2, 5, 10]) if (span / (step * m) <= 5) { step *= m; break; }
-  if (unit === "count") step = Math.max(1, Math.round(step));
+  if (unit === "count" || unit === "units") step = Math.max(1, Math.round(step));
   const out = [];
   for (let v = Math.floor(min / step) * step; v <= max + step * 1e-9; v += step) out.push(+v.toFixed(10));
   if (out[out.length - 1] < max || out.length < 2) out.push(out[out.length - 1] + step);
@@ -77,8 +80,10 @@ function chartMessage(figure, text, state) {
 
 // Bars ("bar") or lines with dots ("line") of measures over labels. labels: the API's values
 // (kept on each mark); shown: what the axis says for each. All measures share one unit.
-function drawChart(figure, { labels, shown = labels, series, kind = "bar" }) {
+// band: an interval ({measure, low, high}, null where there is none) shaded behind the lines.
+function drawChart(figure, { labels, shown = labels, series, kind = "bar", band = null }) {
   const values = series.flatMap((s) => s.values.filter((v) => v != null));
+  if (band) values.push(...band.high.filter((v) => v != null));
   if (!values.length) return chartMessage(figure, "No data for these filters.", "empty");
   figure.querySelectorAll("svg, .legend, .message").forEach((n) => n.remove());
   const unit = MEASURES[series[0].measure].unit;
@@ -105,6 +110,11 @@ function drawChart(figure, { labels, shown = labels, series, kind = "bar" }) {
     t.textContent = aslant && full.length > 18 ? `${full.slice(0, 17)}…` : full;
     if (aslant) t.setAttribute("transform", `rotate(-35 ${x} ${y0})`);
   });
+  if (band) {
+    const at = (v, i) => (v == null ? [] : [`${PAD.l + step * (i + 0.5)},${y(v)}`]);
+    const edge = [...band.high.flatMap(at), ...band.low.flatMap(at).reverse()];
+    svgEl("polygon", { points: edge.join(" "), fill: MEASURES[band.measure].color, "fill-opacity": 0.18, class: "band" }, svg);
+  }
   series.forEach((s, k) => {
     const m = MEASURES[s.measure];
     const bw = (step * 0.8) / series.length;
@@ -128,6 +138,13 @@ function drawChart(figure, { labels, shown = labels, series, kind = "bar" }) {
     const swatch = item.appendChild(document.createElement("i"));
     swatch.style.background = MEASURES[s.measure].color; // CSSOM: allowed by the page's CSP
     item.append(MEASURES[s.measure].label);
+  }
+  if (band) {
+    const item = legend.appendChild(document.createElement("span"));
+    const swatch = item.appendChild(document.createElement("i"));
+    swatch.style.background = MEASURES[band.measure].color;
+    swatch.style.opacity = "0.18";
+    item.append("80 % interval");
   }
   figure.appendChild(legend);
   figure.dataset.rendered = "yes";

@@ -1,6 +1,7 @@
 // The dashboard: checks the filters, fetches every view with them, then draws them all at
 // once (chart.js), so every chart and tile shows the same filters. A new chart is one entry
 // of CHARTS: the API path, its parameters from the filters, the label column and measures.
+// Below them, two lookups: a customer's profile and recommendations, a product's forecast.
 "use strict";
 
 const $ = (id) => document.getElementById(id);
@@ -37,6 +38,15 @@ const CHARTS = [
     params: (f) => ({ ...dates(f), period: "day" }), label: "period_start", axis: Format.day,
     measures: ["new_customers", "returning_customers"] },
 ];
+
+// Why a product is recommended, from the mart's reason (and the product it was bought with).
+const REASONS = {
+  buy_again: () => "Bought regularly, and due again",
+  bought_with: (x) => `Bought with ${x.because_name ?? x.because}`,
+  customers_like_you: () => "Customers like you bought it",
+  popular: () => "Popular lately",
+};
+const CHANNELS = { web: "web shop", store: "in store", pos: "till" };
 
 const shopScope = (f) => (f.shop ? shopName(f.shop) : "All shops");
 const span = (from, to) => (from || to ? `${from ? Format.day(from) : "the start"} – ${to ? Format.day(to) : "the latest day"}` : "all days");
@@ -182,13 +192,52 @@ async function showCustomer(event) {
     if (!r.items.length) return say(`No recommendations for this customer yet: ${r.empty_because}.`);
     const table = box.appendChild(document.createElement("table"));
     const head = table.appendChild(document.createElement("tr"));
-    for (const h of ["Rank", "Product", "Brand", "Score"]) head.appendChild(document.createElement("th")).textContent = h;
+    for (const h of ["Rank", "Product", "Brand", "Why", "Score"]) head.appendChild(document.createElement("th")).textContent = h;
     for (const x of r.items) {
       const row = table.appendChild(document.createElement("tr"));
-      [x.rank, x.product_name ?? x.product_id, x.brand, x.score?.toFixed(3)].forEach((v) => cell(row, v));
+      const why = REASONS[x.reason]?.(x) ?? x.reason;
+      [x.rank, x.product_name ?? x.product_id, x.brand, why, x.score?.toFixed(3)].forEach((v) => cell(row, v));
     }
   } catch (err) {
     say(err instanceof ApiError ? err.message : `The API could not be reached: ${err.message}`);
+  }
+}
+
+// A product's units sold and forecast, for the chosen shop, or its busiest shop and channel.
+async function showForecast(event) {
+  event.preventDefault();
+  const id = $("product-id").value.trim();
+  const figure = $("forecast");
+  figure.hidden = false;
+  const scope = figure.querySelector(".scope");
+  const say = (text, state = "empty") => { scope.textContent = ""; chartMessage(figure, text, state); };
+  if (!ID.test(id)) return say("A product id is 1 to 64 letters, digits, or _ . / -");
+  try {
+    const r = await api(`/api/products/${encodeURIComponent(id)}/forecast`, { shop: $("shop").value });
+    const name = r.product.product_name ?? id;
+    if (!r.items.length) return say(`No forecast for ${name}: ${r.empty_because}.`);
+    const total = (x) => x.forecast.reduce((sum, d) => sum + d.units, 0);
+    const s = r.items.reduce((a, b) => (total(b) > total(a) ? b : a));
+    const past = s.actuals.map(() => null), ahead = s.forecast.map(() => null);
+    const days = [...s.actuals.map((d) => d.day), ...s.forecast.map((d) => d.forecast_date)];
+    const others = r.items.length > 1 ? ` (the busiest of ${r.items.length}: pick a shop above for another)` : "";
+    scope.textContent = `${name} · ${shopName(s.shop_id)}, ${CHANNELS[s.channel] ?? s.channel}${others}`;
+    drawChart(figure, {
+      labels: days,
+      shown: days.map(Format.day),
+      series: [
+        { measure: "units_sold", values: [...s.actuals.map((d) => d.units), ...ahead] },
+        { measure: "units_forecast", values: [...past, ...s.forecast.map((d) => d.units)] },
+      ],
+      band: {
+        measure: "units_forecast",
+        low: [...past, ...s.forecast.map((d) => d.units_low)],
+        high: [...past, ...s.forecast.map((d) => d.units_high)],
+      },
+      kind: "line",
+    });
+  } catch (err) {
+    say(err instanceof ApiError ? err.message : `The API could not be reached: ${err.message}`, "error");
   }
 }
 
@@ -220,6 +269,7 @@ function start() {
   });
   for (const id of ["from", "to"]) $(id).addEventListener("change", () => ($("weeks").disabled = !!($("from").value || $("to").value)));
   $("customer-form").addEventListener("submit", showCustomer);
+  $("forecast-form").addEventListener("submit", showForecast);
   init();
 }
 

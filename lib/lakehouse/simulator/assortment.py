@@ -17,6 +17,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 from lakehouse.config.shopper_behaviour import Behaviour
+from lakehouse.simulator.literals import literal_array
 from lakehouse.simulator.rng import Rng, between
 
 
@@ -40,13 +41,9 @@ def interleave(weights: list[int]) -> list[int]:
     return out
 
 
-def _array(values) -> Column:
-    return F.array(*[F.lit(v) for v in values])
-
-
 def _at(values, index: Column) -> Column:
     """values[index] for a 0-based index column (of any integer type)."""
-    return F.element_at(_array(values), (index + 1).cast("int"))
+    return F.element_at(literal_array(values), (index + 1).cast("int"))
 
 
 class Assortment:

@@ -14,6 +14,7 @@ from functools import cached_property
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
+from lakehouse.simulator.literals import literal_array
 from lakehouse.simulator.presets import Settings
 from lakehouse.simulator.rng import Rng
 
@@ -95,5 +96,5 @@ class Calendar:
 def per_day(first: int, last: int, value: Callable[[int], object], day: Column) -> Column:
     """A per-day driver-side value (e.g. customers so far) looked up by a day column."""
     days = list(range(max(first, 0), last + 1))
-    values = F.array(*[F.lit(value(d)) for d in days])
+    values = literal_array(value(d) for d in days)
     return F.element_at(values, day - days[0] + 1)

@@ -19,14 +19,11 @@ from pyspark.sql import functions as F
 from lakehouse.config.shopper_behaviour import Behaviour
 from lakehouse.simulator.assortment import Assortment, _at
 from lakehouse.simulator.calendar import Calendar, per_day
+from lakehouse.simulator.literals import literal_array
 from lakehouse.simulator.rng import Rng, between, weighted_index
 from lakehouse.simulator.shoppers import Shoppers
 
 KINDS = ("new", "anchor", "follow_up", "repeat", "regular")
-
-
-def _array(values) -> Column:
-    return F.array(*[F.lit(v) for v in values])
 
 
 def returning_customer(u: Column, existing: Column) -> Column:
@@ -237,7 +234,7 @@ class Episodes:
             if same:
                 per_cc = [self._complement_brands[anchor, c] for c in ccs]
                 options = F.element_at(
-                    F.array(*[_array(b).cast("array<int>") for b in per_cc]), which + 1
+                    F.array(*[literal_array(b).cast("array<int>") for b in per_cc]), which + 1
                 )
                 this_brand = F.element_at(options, a.brand_index(F.col("_ap"), acat) + 1)
                 brand = (
@@ -282,7 +279,7 @@ class Episodes:
         df = df.withColumn("_slot", F.when(rep, slot))
         s = F.col("_slot")
         cat = F.element_at(
-            _array([c for c, _ in self.consumables]),
+            literal_array([c for c, _ in self.consumables]),
             weighted_index(rng.u("consumable_cat", s), [w for _, w in self.consumables]) + 1,
         )
         product = a.launched(a.draw(cat, rng.u("consumable", s)), cat, day)

@@ -18,11 +18,8 @@ from pyspark.sql import functions as F
 
 from lakehouse.config.shopper_behaviour import Behaviour
 from lakehouse.simulator.assortment import Assortment, _at
+from lakehouse.simulator.literals import literal_array
 from lakehouse.simulator.rng import Rng, between, weighted_index
-
-
-def _array(values) -> Column:
-    return F.array(*[F.lit(v) for v in values])
 
 
 class Shoppers:
@@ -117,7 +114,10 @@ class Shoppers:
         """The customer's brand within the category: a draw weighted by their segment."""
         bounds = F.element_at(
             F.array(
-                *[_array(b) if b else F.array().cast("array<double>") for b in self.brand_bounds]
+                *[
+                    literal_array(b) if b else F.array().cast("array<double>")
+                    for b in self.brand_bounds
+                ]
             ),
             (seg * len(self.a.names) + cat + 1).cast("int"),
         )

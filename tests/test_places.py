@@ -4,7 +4,6 @@ silver warns when it meets a spelling it has not met before."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections import defaultdict
 
 import pytest
@@ -36,7 +35,7 @@ def _canonical(spark, harmonisers, values, kind="city"):
 
 def test_places_fold_to_one_spelling_listed_or_not(spark, project):
     listed = Harmonisers(project.harmonisation)
-    unlisted = Harmonisers(dataclasses.replace(project.harmonisation, cities={}))
+    unlisted = Harmonisers(project.harmonisation.model_copy(update={"cities": {}}))
     variants = {
         "Berlin": ["Berlin", "BERLIN", "berlin", " Berlin ", "berlin\t"],
         "Stuttgart": ["STUTTGART", "Stuttgart ", "stuttgart"],
@@ -57,7 +56,7 @@ def test_places_fold_to_one_spelling_listed_or_not(spark, project):
 
 
 def test_two_listed_places_that_fold_alike_are_refused(spark, project):
-    clash = dataclasses.replace(project.harmonisation, cities={"Köln": [], "Koln": ["x"]})
+    clash = project.harmonisation.model_copy(update={"cities": {"Köln": (), "Koln": ("x",)}})
     with pytest.raises(ValueError, match=r"harmonisation.yaml: cities: .* fold to the same 'koln'"):
         Harmonisers(clash).city(spark.range(1).selectExpr("'k' AS v").v)
 

@@ -9,6 +9,7 @@ from functools import reduce
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.types import BooleanType, NumericType
 
 from lakehouse.config.tables import ChangeQuery, GoldSpec
 from lakehouse.gold.build import name_views
@@ -46,18 +47,25 @@ def touched_keys(
 
 
 def bound_sql(spark: SparkSession, change: ChangeQuery) -> str:
-    """The change query with each ``:name`` replaced by its value as a SQL string literal.
+    """The change query with each ``:name`` replaced by its value as a SQL literal: a
+    boolean or a number bare, anything else (a day, a time) as text.
 
-    Values are computed as text by Spark (in the session's time zone, never Python's) and
+    Values are turned into text by Spark (in the session's time zone, never Python's) and
     written into the SQL: a bound parameter (``spark.sql(args=...)``) is left unbound over
     Delta scans here, and a literal is what lets the scans prune their files.
     """
     values = {}
     for name, sql in change.params.items():
-        value = spark.sql(f"SELECT CAST(({sql}) AS STRING)").first()[0]
-        values[name] = (
-            "NULL" if value is None else "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-        )
+        found = spark.sql(sql)
+        column = found.schema.fields[0]
+        value = found.select(F.col(f"`{column.name}`").cast("string")).first()[0]
+        bare = isinstance(column.dataType, BooleanType | NumericType)  # true, 42: unquoted
+        if value is None:
+            values[name] = "NULL"
+        elif bare:
+            values[name] = value
+        else:
+            values[name] = "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
     if not values:
         return change.sql
     names = "|".join(map(re.escape, sorted(values, key=len, reverse=True)))

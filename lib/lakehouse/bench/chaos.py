@@ -240,7 +240,9 @@ class Drill:
             )
         shutil.copytree(self.root / "gold", self.incremental_gold)
         shutil.rmtree(self.root / "gold")
-        shutil.rmtree(self.root / "_checkpoints" / "gold")
+        # Gold keeps what it consumed in its commits; a marker here only for a refresh that
+        # wrote nothing, so there may be none.
+        shutil.rmtree(self.root / "_checkpoints" / "gold", ignore_errors=True)
         rebuilt = self.start_pipeline("rebuild", "--layer", "gold", "--refresh-now")
         code = rebuilt.wait()
         rebuilt.log.close()

@@ -11,7 +11,8 @@ import pytest
 from lakehouse import pipeline
 from lakehouse.bench import report
 from lakehouse.bench.figures import Scale, ScaleResult, Step
-from lakehouse.bench.harness import OPTIONAL_STEPS, Bench, landed_files, scheduled_models
+from lakehouse.bench.harness import OPTIONAL_STEPS, Bench
+from lakehouse.bench.workspace import landed_files, scheduled_models
 
 # The inventory chain: three sources, an SCD2 dimension and a date-partitioned fact, so
 # appends, MERGEs with and without partitions and the change feed all run, in a tenth of the

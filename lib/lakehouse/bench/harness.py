@@ -8,8 +8,6 @@ day), so every step reads exactly the files it should.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import json
 import os
 import shutil
@@ -22,10 +20,21 @@ from pathlib import Path
 from pyspark.sql import SparkSession
 
 from lakehouse import pipeline
-from lakehouse import simulator as simulator_package
 from lakehouse.bench.figures import Scale, ScaleResult, Step, simulator_overrides
 from lakehouse.bench.probe import MB, MemorySampler, MergeScan, MergeScans
 from lakehouse.bench.report import SCHEDULED_STEP
+from lakehouse.bench.workspace import (
+    at_root,
+    bronze_row_count,
+    landed_files,
+    landed_rows,
+    read_manifests,
+    scheduled_models,
+    share_bronze,
+    simulator_digest,
+    without_expectations,
+    without_gx,
+)
 from lakehouse.bronze import files as bronze_files
 from lakehouse.config import Project
 from lakehouse.config.tables import LAYERS
@@ -40,42 +49,6 @@ from lakehouse.storage import hadoop_fs
 OPTIONAL_STEPS = ("silver_no_expectations", "silver_spark_checks_only")
 
 Say = Callable[[str], None]
-
-
-# ---------------------------------------------------------------------------------------------
-# Warehouses
-
-
-def at_root(project: Project, root: Path | str, landing: Path | str) -> Project:
-    """The same tables and rules with the warehouse at ``root`` and files from ``landing``."""
-    storage = project.settings.storage.model_copy(
-        update={"root": str(root), "landing": str(landing)}
-    )
-    return dataclasses.replace(
-        project, settings=project.settings.model_copy(update={"storage": storage})
-    )
-
-
-def without_expectations(project: Project) -> Project:
-    return dataclasses.replace(project, suites={})
-
-
-def without_gx(project: Project) -> Project:
-    quality = project.settings.quality.model_copy(update={"great_expectations": False})
-    return dataclasses.replace(
-        project, settings=project.settings.model_copy(update={"quality": quality})
-    )
-
-
-def share_bronze(source_root: Path, target_root: Path) -> None:
-    """A warehouse that reads another's bronze (and its hashing key) for a rebuild from
-    scratch; its own silver, gold and checkpoints start empty."""
-    if target_root.exists():
-        shutil.rmtree(target_root)
-    target_root.mkdir(parents=True)
-    for name in ("bronze", "_secrets"):
-        if (source_root / name).exists():
-            (target_root / name).symlink_to(source_root / name, target_is_directory=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -135,7 +108,7 @@ class Bench:
             if old != landing:
                 shutil.rmtree(old) if old.is_dir() and not old.is_symlink() else old.unlink()
         simulation = self.simulate(scale, landing)
-        manifests = _manifests(landing)
+        manifests = read_manifests(landing)
         calendar = simulation.pop("calendar")
         day_names = {d: calendar[d] for d in range(len(calendar))}
 
@@ -175,12 +148,12 @@ class Bench:
 
             def increments(warehouse: Project, history: str) -> None:
                 for day in (day_names[d] for d in scale.increment_days):
-                    rows = _landed_rows(manifests, [day])
+                    rows = landed_rows(manifests, [day])
                     body = lambda s, d=day: self.layers(s, warehouse, [d])  # noqa: E731
                     measure(f"increment {day}", history, rows, body)
 
             history = [day_names[d] for d in scale.history]
-            landed = _landed_rows(manifests, history)
+            landed = landed_rows(manifests, history)
             measure("floor", "-", landed, lambda s: self.floor(s, large, history, home / "floor"))
             if self.s3_root:  # early, so a run that stops later still has them
                 self.disk_and_s3(scale, measure, landing, day_names[scale.history[0]], manifests)
@@ -207,7 +180,7 @@ class Bench:
 
             # Rebuilds from scratch over the large warehouse's bronze, each in a warehouse of
             # its own: (step, warehouse, layers, project variant).
-            bronze_rows = _bronze_rows(self.spark, large)
+            bronze_rows = bronze_row_count(self.spark, large)
             rebuilds = [
                 ("naive_rebuild", "naive", ("silver", "gold"), lambda p: p),
                 ("silver_no_expectations", "plain", ("silver",), without_expectations),
@@ -228,7 +201,7 @@ class Bench:
             measure(
                 "full_load_small",
                 "-",
-                _landed_rows(manifests, small_history),
+                landed_rows(manifests, small_history),
                 lambda s: self.layers(s, small, small_history),
             )
             increments(small, "small")
@@ -247,7 +220,7 @@ class Bench:
             relative = Path(file).relative_to(landing)
             target = hadoop_fs.hadoop_path(self.spark, f"{prefix}/landing/{relative}")
             fs.copyFromLocalFile(False, True, hadoop_fs.hadoop_path(self.spark, file), target)
-        rows = _landed_rows(manifests, [day])
+        rows = landed_rows(manifests, [day])
         disk = at_root(self.project, home / "day-disk", landing)
         s3 = at_root(self.project, f"{prefix}/warehouse", f"{prefix}/landing")
         measure(f"day_disk {day}", "-", rows, lambda s: self.layers(s, disk, [day]))
@@ -302,7 +275,7 @@ class Bench:
             day = last + 1
         landing.mkdir(parents=True, exist_ok=True)
         stamp.write_text(json.dumps(wanted))
-        manifests = _manifests(landing)
+        manifests = read_manifests(landing)
         files = [f for m in manifests.values() for s in m["sources"].values() for f in s["files"]]
         calendar = [simulator.calendar.iso(d) for d in range(days)]
         history = set(calendar[: scale.history_days])
@@ -411,59 +384,6 @@ class Bench:
 
 
 # ---------------------------------------------------------------------------------------------
-
-
-def simulator_digest(settings) -> str:
-    """What the simulated bytes depend on besides seed and volumes: the simulator's code and
-    its world, behaviour and defects, so a landing area from another version is not reused."""
-    digest = hashlib.sha1()
-    for source in sorted(Path(simulator_package.__file__).parent.glob("*.py")):
-        digest.update(source.read_bytes())
-    for part in (settings.world, settings.behaviour, settings.defects):
-        digest.update(repr(part).encode())
-    return digest.hexdigest()[:16]
-
-
-def scheduled_models(project: Project) -> tuple[str, ...]:
-    """The gold models refreshed on a schedule (``refresh_every``): the trained marts."""
-    return tuple(
-        sorted(
-            ref
-            for ref, t in project.tables.items()
-            if t.layer == "gold" and getattr(t.spec, "refresh_every", None)
-        )
-    )
-
-
-def landed_files(folder: Path, days: Iterable[str]) -> list[str]:
-    """The files of a source landed for ``days``: names carry the day; names starting with
-    ``.`` or ``_`` are unfinished or not data, as Spark itself treats them."""
-    wanted = set(days)
-    if not folder.is_dir():
-        return []
-    return sorted(
-        str(f)
-        for f in folder.rglob("*")
-        if f.is_file() and not f.name.startswith((".", "_")) and any(d in f.name for d in wanted)
-    )
-
-
-def _manifests(landing: Path) -> dict[str, dict]:
-    return {
-        f.stem: json.loads(f.read_text()) for f in sorted((landing / MANIFEST_DIR).glob("*.json"))
-    }
-
-
-def _landed_rows(manifests: dict[str, dict], days: Iterable[str]) -> int:
-    return sum(s["rows"] for d in days for s in manifests[d]["sources"].values())
-
-
-def _bronze_rows(spark: SparkSession, project: Project) -> int:
-    return sum(
-        spark.read.format("delta").load(project.table_path(t)).count()
-        for t in project.tables.values()
-        if t.layer == "bronze"
-    )
 
 
 def _scan_numbers(scan: MergeScan) -> dict[str, int]:

@@ -22,12 +22,7 @@ def main() -> int:
 
 
 def run(work: job.Work, args) -> int:
-    path = work.project.table_path(work.project.table(SALES))
-    try:
-        sales = work.spark.read.format("delta").load(path)
-    except Exception as err:  # a missing table: say which, not a stack trace
-        print(f"forecast_eval: cannot read {SALES} at {path}: {err}", file=sys.stderr)
-        return errors.EXIT_ERROR
+    sales = work.read(SALES)
     params = work.project.table(MART).spec.params
     results, origins = backtest(sales, params, args.weeks, say=print)
     print(

@@ -31,12 +31,7 @@ def main() -> int:
 
 
 def run(work: job.Work, args) -> int:
-    path = work.project.table_path(work.project.table(FACT))
-    try:
-        lines = work.spark.read.format("delta").load(path)
-    except Exception as err:  # a missing table: say which, not a stack trace
-        print(f"recommend_eval: cannot read {FACT} at {path}: {err}", file=sys.stderr)
-        return errors.EXIT_ERROR
+    lines = work.read(FACT)
     params = work.project.table(MART).spec.params
     result = evaluate(lines, params, args.days, tuned=not args.no_tune, say=print)
     print(

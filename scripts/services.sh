@@ -86,14 +86,18 @@ load_env() {
   S3_BUCKET=${S3_BUCKET:-${LAKEHOUSE_S3_BUCKET:-lakehouse}}
 }
 
-kafka_down() {
-  if kafka_running; then
-    local pid; pid=$(cat "$dir/kafka/pid"); kill "$pid"
+# Stop the process of a pid file: TERM, up to 30 s to exit, then KILL; the file goes.
+stop_pidfile() {
+  local file=$1 pid
+  if [ -f "$file" ] && pid=$(cat "$file") && kill -0 "$pid" 2>/dev/null; then
+    kill "$pid"
     for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+    if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; fi
   fi
-  rm -f "$dir/kafka/pid"
+  rm -f "$file"
 }
+
+kafka_down() { stop_pidfile "$dir/kafka/pid"; }
 
 pg_down() { pg_running && as_pg "$(pg_bin)/pg_ctl" -D "$dir/postgres/data" -m fast -w stop >/dev/null || true; }
 
@@ -202,12 +206,7 @@ s3_up() {
 }
 
 s3_down() {
-  if s3_running; then
-    local pid; pid=$(cat "$dir/s3/pid"); kill "$pid"
-    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-  fi
-  rm -f "$dir/s3/pid"
+  stop_pidfile "$dir/s3/pid"
   # Its unix sockets are named by port: those of our ports go with it.
   local p
   for p in $(seq "$S3_PORT" $((S3_PORT + 9))); do rm -f /tmp/seaweedfs-*-"$p".sock; done

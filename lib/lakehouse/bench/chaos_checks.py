@@ -22,6 +22,12 @@ def _read(spark: SparkSession, path: str | Path) -> DataFrame:
     return spark.read.format("delta").load(str(path))
 
 
+def _rows_and_distinct(df: DataFrame, columns) -> tuple[int, int]:
+    """Rows, and distinct values of ``columns`` (nulls a value too), in one job."""
+    found = df.groupBy(*columns).count().agg(F.sum("count"), F.count(F.lit(1))).first()
+    return int(found[0] or 0), int(found[1])
+
+
 def _comparable(df: DataFrame) -> DataFrame:
     """Maps as sorted entries: EXCEPT cannot compare maps."""
     return df.select(
@@ -92,7 +98,7 @@ def _bronze(spark, project: Project, table: Table, manifests: list[dict]) -> tup
     else:
         sent = sum(m["sources"].get(table.name, {}).get("rows", 0) for m in manifests)
         coordinates = ["_source_file", "_source_row"]
-    landed, distinct = df.count(), df.select(*coordinates).distinct().count()
+    landed, distinct = _rows_and_distinct(df, coordinates)
     failures = []
     if landed != sent or distinct != landed:
         failures.append(f"{table.ref}: {sent} sent, {landed} rows in bronze ({distinct} distinct)")
@@ -112,7 +118,7 @@ def check(spark: SparkSession, project: Project, incremental_gold: Path) -> tupl
             failures += failed
         elif table.layer == "silver":
             df = _read(spark, project.table_path(table))
-            rows, keys = df.count(), df.select(*table.spec.keys).distinct().count()
+            rows, keys = _rows_and_distinct(df, table.spec.keys)
             figures[table.ref] = {"rows": rows}
             if rows != keys:
                 failures.append(f"{table.ref}: {rows} rows for {keys} keys")

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 
 from lakehouse import errors
 from lakehouse.config import ConfigError, Project, load_project
@@ -66,6 +66,14 @@ class Work:
     ctx: RunContext
     spark: SparkSession
     lock: WarehouseLock | None
+
+    def read(self, ref: str) -> DataFrame:
+        """A table of the warehouse; one that cannot be read stops the job, naming it."""
+        path = self.project.table_path(self.project.table(ref))
+        try:
+            return self.spark.read.format("delta").load(path)
+        except Exception as err:  # a missing table: say which, not a stack trace
+            raise JobStopped(errors.EXIT_ERROR, f"cannot read {ref} at {path}: {err}") from None
 
 
 def configure(

@@ -4,10 +4,13 @@ arithmetic. Only what the planted structure guarantees is asserted: no figure a 
 
 from __future__ import annotations
 
+import random
 from datetime import date, timedelta
 
 import pytest
+from pyspark.ml.fpm import FPGrowth
 
+from lakehouse.marts.basket_rules import baskets, mine_rules
 from lakehouse.marts.demand_forecast import forecast
 from lakehouse.marts.forecast_eval import backtest
 from lakehouse.marts.recommendations import REASONS, recommend
@@ -57,6 +60,33 @@ def test_a_customer_who_bought_the_phone_is_offered_its_case_because_of_it(plant
     assert (case[0].reason, case[0].because) == ("bought_with", "PHONE")
     assert all(r.product_id != "PHONE" for r in newcomer)  # owned, not offered again
     assert {r.reason for r in recs.collect()} <= set(REASONS)
+
+
+def test_rules_are_fpgrowths_with_one_product_on_each_side(spark):
+    """The direct pair count gives FPGrowth's rules A -> C, with the same confidence and lift,
+    on baskets widened over days and at both a count and a share of support."""
+    rng = random.Random(3)
+    rows = [
+        (f"O{o}", f"C{o % 25}" if o % 7 else None, f"P{int(rng.paretovariate(1.2)) % 12}", o % 30)
+        for o in range(300)
+        for _ in range(rng.randint(1, 4))
+    ]
+    sold = _lines(spark, rows)
+    for min_support, min_baskets in ((0.0, 3), (0.05, 1)):
+        got = mine_rules(sold, min_support, min_baskets, min_confidence=0.1, window_days=5)
+        found = baskets(sold, 5)
+        total = found.count()
+        support = max(min_support, min_baskets / total)
+        model = FPGrowth(itemsCol="items", minSupport=support, minConfidence=0.1).fit(found)
+        want = {
+            (r.antecedent[0], r.consequent[0]): (r.confidence, r.lift)
+            for r in model.associationRules.collect()
+            if len(r.antecedent) == 1
+        }
+        have = {(r.antecedent, r.product_id): (r.confidence, r.lift) for r in got.collect()}
+        assert want and have.keys() == want.keys()
+        for key, (confidence, lift) in want.items():
+            assert have[key] == pytest.approx((confidence, lift))
 
 
 def test_a_regular_purchase_is_offered_again_when_due(planted):

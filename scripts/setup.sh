@@ -13,7 +13,17 @@ command -v java >/dev/null || { echo "setup: Java 17 is required (no 'java' on P
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 
 stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)
+# pyspark comes as a source archive: pip unpacks and builds it in $TMPDIR, then installs it
+# here, about 2 GB at the peak. Say so plainly rather than fail half-way with ENOSPC.
+need_mb=2500
+free_mb() { df -Pm "$1" | awk 'NR == 2 { print $4 }'; }
 if [ ! -f "$stamp" ]; then
+  for dir in . "${TMPDIR:-/tmp}"; do
+    [ "$(free_mb "$dir")" -ge "$need_mb" ] || {
+      echo "setup: $(cd "$dir" && pwd) has $(free_mb "$dir") MB free; installing the pinned packages needs about $need_mb MB (set TMPDIR to a roomier place if it is the temporary folder)" >&2
+      exit 1
+    }
+  done
   echo "setup: installing pinned packages into .venv"
   .venv/bin/pip install --quiet --upgrade pip
   .venv/bin/pip install --quiet -e ".[dev]"

@@ -1,5 +1,5 @@
 """Offline evaluation of gold.mart_recommendations: the last week of sales held out; the
-blend's parameters chosen on the week before it; popularity, the FPGrowth rules, ALS and the
+blend's parameters chosen on the week before it; popularity, the association rules, ALS and the
 blend trained on what came before and scored on the held-out week (hit rate@5, precision@5,
 recall@10, NDCG@10, catalogue coverage)."""
 

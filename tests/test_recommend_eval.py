@@ -97,7 +97,7 @@ def test_the_whole_evaluation_adds_up_on_planted_baskets(spark):
     result = evaluate(lines, params, days=7, tuned=True)
     assert [s.method for s in result.scores] == [
         "most popular (baseline)",
-        "FPGrowth rules",
+        "association rules",
         "ALS",
         "blend (the mart)",
     ]

@@ -208,7 +208,7 @@ def evaluate(
 
         methods: dict[str, Callable[[], DataFrame]] = {
             "most popular (baseline)": lambda: popular_baseline(train, K_LONG),
-            "FPGrowth rules": lambda: only("bought_with"),
+            "association rules": lambda: only("bought_with"),
             "ALS": lambda: only("customers_like_you"),
             "blend (the mart)": lambda: blend(found, weights, K_LONG),
         }

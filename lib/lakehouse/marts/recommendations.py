@@ -1,7 +1,7 @@
 """Product recommendations per customer, blended from four sources, each with its reason:
 
 - ``buy_again``: a product the customer buys regularly, when its next purchase is due;
-- ``bought_with``: FPGrowth rules from what the customer bought (``because`` names it);
+- ``bought_with``: association rules from what the customer bought (``because`` names it);
 - ``customers_like_you``: ALS on implicit feedback;
 - ``popular``: the products most bought lately, for customers with little history.
 
